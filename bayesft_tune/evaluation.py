@@ -1,0 +1,247 @@
+"""Monte Carlo evaluation of a network under weight drift (the paper's Eq. 3-4).
+
+``u(α) ≈ (1/T) Σ_t ℓ(f(α, θ̃_t))``: for each of T drift samples the network's
+weights are drifted once and the whole evaluation set is scored. One noise draw per
+sample serves every σ of the grid (common random numbers), so the points of a
+robustness curve are comparable and the noise is drawn T times, not T x |grid|.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Iterable, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from scipy import stats
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from bayesft_tune.drift import DriftModel, ParamFilter, check_sigma, get_drift, select_parameters
+from bayesft_tune.errors import UserInputError
+
+__all__ = ["DEFAULT_SIGMAS", "DriftedCopy", "evaluate_under_drift", "summarize_drift"]
+
+DEFAULT_SIGMAS: tuple[float, ...] = (0.0, 0.3, 0.6, 0.9, 1.2, 1.5)
+"""The σ grid of the paper's robustness curves."""
+
+Method = Literal["auto", "loop", "vmap"]
+Batches = list[tuple[Tensor, Tensor]]
+
+
+class DriftedCopy:
+    """A private copy of a network whose selected parameters live in one flat buffer.
+
+    Writing drifted weights is then one vectorised op over all ``P`` drifting
+    parameters, and the caller's network is never touched (bit-identical
+    afterwards, also when evaluation raises).
+
+    Attributes:
+        model: the working copy, in ``eval()`` mode, on ``device``.
+        clean: clean weights, shape ``P``.
+        max_abs: ``max |w|`` of each weight's tensor, shape ``P``.
+        flat: the working copy's drifting weights, shape ``P`` (parameters are views).
+    """
+
+    def __init__(self, model: nn.Module, params: ParamFilter, device: torch.device) -> None:
+        self.model = copy.deepcopy(model).to(device).eval()
+        self.selected = select_parameters(self.model, params)
+        with torch.no_grad():
+            self.clean = torch.cat([p.detach().reshape(-1) for _, p in self.selected])
+            self.max_abs = torch.cat([p.detach().abs().max().expand(p.numel())
+                                      for _, p in self.selected])
+            self.flat = self.clean.clone()
+            offset = 0
+            for _, p in self.selected:
+                p.data = self.flat[offset:offset + p.numel()].view_as(p)
+                offset += p.numel()
+
+    def set_drift(self, drift: DriftModel, noise: Tensor, sigma: float) -> None:
+        """Write ``drift.apply(clean, noise, sigma)`` into the working copy."""
+        with torch.no_grad():
+            self.flat.copy_(drift.apply(self.clean, noise, sigma, self.max_abs))
+
+    def stacked(self, drift: DriftModel, noise: Tensor, sigma: float) -> dict[str, Tensor]:
+        """Drifted parameters for a batch of samples: noise ``S x P`` -> ``{name: S x *shape}``."""
+        flat = drift.apply(self.clean[None], noise, sigma, self.max_abs[None])
+        out, offset = {}, 0
+        for name, p in self.selected:
+            out[name] = flat[:, offset:offset + p.numel()].reshape(-1, *p.shape)
+            offset += p.numel()
+        return out
+
+
+@dataclass
+class _Score:
+    loss_sum: float = 0.0
+    correct: int = 0
+    count: int = 0
+
+
+def _as_batches(data: Dataset | DataLoader, batch_size: int, device: torch.device) -> Batches:
+    """Materialise the evaluation set once, as ``(x, y)`` batches on ``device``."""
+    if not isinstance(data, DataLoader):
+        data = DataLoader(data, batch_size=batch_size, shuffle=False)
+    batches = [(x.to(device), y.to(device)) for x, y in data]
+    if not batches:
+        raise UserInputError("the evaluation data is empty; pass a Dataset/DataLoader with examples.")
+    return batches
+
+
+def _score_loop(model: nn.Module, batches: Batches) -> tuple[float, float]:
+    s = _Score()
+    with torch.inference_mode():
+        for x, y in batches:
+            logits = model(x)
+            s.loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+            s.correct += int((logits.argmax(1) == y).sum())
+            s.count += len(y)
+    return s.loss_sum / s.count, s.correct / s.count
+
+
+def _score_vmap(work: DriftedCopy, params: dict[str, Tensor], batches: Batches) -> np.ndarray:
+    """Scores of ``S`` drifted copies at once: returns ``S x 2`` (loss, accuracy)."""
+    call = lambda p, x: torch.func.functional_call(work.model, p, (x,))
+    batched = torch.func.vmap(call, in_dims=(0, None))
+    n_samples = next(iter(params.values())).shape[0]
+    loss = torch.zeros(n_samples, device=work.clean.device, dtype=torch.float64)
+    correct = torch.zeros(n_samples, device=work.clean.device, dtype=torch.float64)
+    count = 0
+    with torch.inference_mode():
+        for x, y in batches:
+            logits = batched(params, x)  # S x N x C
+            ce = F.cross_entropy(logits.flatten(0, 1), y.repeat(n_samples), reduction="none")
+            loss += ce.view(n_samples, -1).sum(1).double()
+            correct += (logits.argmax(-1) == y).sum(1).double()
+            count += len(y)
+    return torch.stack([loss / count, correct / count], 1).cpu().numpy()
+
+
+def _resolve_method(method: Method, device: torch.device) -> str:
+    if method not in ("auto", "loop", "vmap"):
+        raise UserInputError(f"method must be 'auto', 'loop' or 'vmap'; got {method!r}.")
+    if method == "auto":
+        # Measured (bench/mc_eval.py): on CPU a plain loop beats vmap over samples.
+        return "vmap" if device.type == "cuda" else "loop"
+    return method
+
+
+def _check_grid(sigmas: Iterable[float], samples: int) -> list[float]:
+    grid = [check_sigma(s) for s in (sigmas if isinstance(sigmas, Iterable) else [sigmas])]
+    if not grid:
+        raise UserInputError("sigmas is empty; pass at least one drift strength, e.g. [0.6].")
+    if int(samples) != samples or samples < 1:
+        raise UserInputError(f"samples (Monte Carlo draws T) must be an integer >= 1; got {samples!r}.")
+    return grid
+
+
+def _draw_noise(drift: DriftModel, work: DriftedCopy, gen: torch.Generator, count: int) -> Tensor:
+    """``count x P`` noise, drawn one sample after another (the same stream for every method)."""
+    c = work.clean
+    return torch.stack([drift.draw(c.numel(), gen, c.device, c.dtype) for _ in range(count)])
+
+
+def _run_loop(work: DriftedCopy, drift: DriftModel, grid: list[float], samples: int,
+              gen: torch.Generator, batches: Batches) -> list[tuple]:
+    rows: list[tuple] = []
+    clean_score = _score_loop(work.model, batches) if 0.0 in grid else None
+    for t in range(samples):
+        noise = _draw_noise(drift, work, gen, 1)[0] if any(grid) else None
+        for s in grid:
+            if s == 0.0:  # σ = 0 is the identity for every drift model: score once.
+                rows.append((s, t, *clean_score))
+                continue
+            work.set_drift(drift, noise, s)
+            rows.append((s, t, *_score_loop(work.model, batches)))
+    return rows
+
+
+def _run_vmap(work: DriftedCopy, drift: DriftModel, grid: list[float], samples: int,
+              gen: torch.Generator, batches: Batches, chunk: int) -> list[tuple]:
+    scores: dict[float, list[np.ndarray]] = {s: [] for s in grid}
+    clean_score = _score_loop(work.model, batches) if 0.0 in grid else None
+    for start in range(0, samples, chunk):
+        n = min(chunk, samples - start)
+        noise = _draw_noise(drift, work, gen, n) if any(grid) else None
+        for s in grid:
+            if s == 0.0:
+                scores[s].append(np.tile(clean_score, (n, 1)))
+            else:
+                with torch.no_grad():
+                    params = work.stacked(drift, noise, s)
+                scores[s].append(_score_vmap(work, params, batches))
+    rows = []
+    for t in range(samples):  # same row order as the loop: sample-major, then σ
+        for s in grid:
+            loss, acc = np.concatenate(scores[s])[t]
+            rows.append((s, t, float(loss), float(acc)))
+    return rows
+
+
+def evaluate_under_drift(model: nn.Module, data: Dataset | DataLoader,
+                         sigmas: Sequence[float] | float = DEFAULT_SIGMAS, samples: int = 32,
+                         drift: str | DriftModel = "lognormal", seed: int = 0,
+                         params: ParamFilter = "all", batch_size: int = 1024,
+                         device: str | torch.device | None = None, method: Method = "auto",
+                         vmap_chunk: int = 8) -> pd.DataFrame:
+    """Score a classifier under T Monte Carlo weight-drift samples at each σ.
+
+    Args:
+        model: a classifier returning ``N x C`` logits. Never modified.
+        data: evaluation set of ``(x, y)`` pairs (Dataset or DataLoader); scored whole.
+        sigmas: drift strengths σ (units of the drift model).
+        samples: Monte Carlo draws T per σ.
+        drift: registered drift-model name or instance.
+        seed: seeds the ``torch.Generator`` of the drift draws.
+        params: which parameters drift (default all, as in the paper).
+        batch_size: batch size when ``data`` is a Dataset.
+        device: where to evaluate; default the model's device.
+        method: ``"loop"`` (one sample at a time), ``"vmap"`` (``torch.func.vmap`` over
+            ``vmap_chunk`` samples), or ``"auto"`` (loop on CPU, vmap on CUDA). The
+            same seed gives the same rows whichever is used.
+        vmap_chunk: samples scored at once by the vmap path.
+
+    Returns:
+        Tidy frame, one row per (σ, sample): ``sigma``, ``sample``, ``loss`` (mean
+        cross-entropy, nats), ``accuracy`` (fraction correct), ordered sample-major.
+    """
+    grid = _check_grid(sigmas if isinstance(sigmas, Iterable) else [sigmas], samples)
+    drift_model = get_drift(drift)
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    work = DriftedCopy(model, params, dev)
+    batches = _as_batches(data, batch_size, dev)
+    gen = torch.Generator(device=dev).manual_seed(int(seed))
+    if _resolve_method(method, dev) == "vmap":
+        rows = _run_vmap(work, drift_model, grid, int(samples), gen, batches, max(1, int(vmap_chunk)))
+    else:
+        rows = _run_loop(work, drift_model, grid, int(samples), gen, batches)
+    frame = pd.DataFrame(rows, columns=["sigma", "sample", "loss", "accuracy"])
+    return frame.astype({"sigma": "float64", "sample": "int64", "loss": "float64",
+                         "accuracy": "float64"})
+
+
+def summarize_drift(frame: pd.DataFrame, by: Sequence[str] = ("sigma",),
+                    confidence: float = 0.95) -> pd.DataFrame:
+    """Per-σ mean, std, standard error and Student-t confidence interval.
+
+    Args:
+        frame: output of :func:`evaluate_under_drift` (extra grouping columns allowed).
+        by: grouping columns.
+        confidence: two-sided level of the interval.
+
+    Returns:
+        One row per group with ``{loss,accuracy}_{mean,std,sem,ci_low,ci_high}`` and
+        ``samples`` (T).
+    """
+    out = frame.groupby(list(by), sort=True).agg(samples=("loss", "size"))
+    for metric in ("loss", "accuracy"):
+        g = frame.groupby(list(by), sort=True)[metric]
+        mean, std, n = g.mean(), g.std(ddof=1).fillna(0.0), g.size()
+        sem = std / np.sqrt(n)
+        half = sem * stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
+        out[f"{metric}_mean"], out[f"{metric}_std"], out[f"{metric}_sem"] = mean, std, sem
+        out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = mean - half, mean + half
+    return out.reset_index()

@@ -1,0 +1,56 @@
+"""Atomic Parquet I/O on local paths and pyarrow filesystem URIs (s3://, gs://, file://)."""
+
+from __future__ import annotations
+
+import posixpath
+import uuid
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from bayesft_tune.schema import SCHEMA_VERSION, VERSION_KEY, conform
+
+__all__ = ["join", "read_table", "resolve", "write_table"]
+
+
+def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
+    """``(filesystem, path)`` for a local path or a URI pyarrow understands."""
+    if "://" in uri:
+        return pafs.FileSystem.from_uri(uri)
+    import os
+
+    return pafs.LocalFileSystem(), os.path.abspath(uri)
+
+
+def join(uri: str, *parts: str) -> str:
+    """Join path parts onto a local path or URI."""
+    return posixpath.join(uri, *parts) if "://" in uri else __import__("os").path.join(uri, *parts)
+
+
+def write_table(frame: pd.DataFrame, run_dir: str, table: str) -> str:
+    """Write ``frame`` as ``<run_dir>/<table>.parquet``, conformed to the schema, atomically.
+
+    The file is written under a temporary name and moved into place, so readers
+    see the old complete file or the new complete file, never a partial one.
+
+    Returns:
+        The path of the written file on its filesystem.
+    """
+    fs, root = resolve(run_dir)
+    fs.create_dir(root, recursive=True)
+    final = posixpath.join(root, f"{table}.parquet")
+    tmp = posixpath.join(root, f".{table}.{uuid.uuid4().hex}.tmp")
+    arrow = pa.Table.from_pandas(conform(frame, table), preserve_index=False)
+    meta = dict(arrow.schema.metadata or {})
+    meta[VERSION_KEY.encode()] = str(SCHEMA_VERSION).encode()
+    pq.write_table(arrow.replace_schema_metadata(meta), tmp, filesystem=fs)
+    fs.move(tmp, final)
+    return final
+
+
+def read_table(run_dir: str, table: str) -> pd.DataFrame:
+    """Read ``<run_dir>/<table>.parquet`` into pandas."""
+    fs, root = resolve(run_dir)
+    return pq.read_table(posixpath.join(root, f"{table}.parquet"), filesystem=fs).to_pandas()
