@@ -62,7 +62,7 @@ class DriftedCopy:
     def set_drift(self, drift: DriftModel, noise: Tensor, sigma: float) -> None:
         """Write ``drift.apply(clean, noise, sigma)`` into the working copy."""
         with torch.no_grad():
-            self.flat.copy_(drift.apply(self.clean, noise, sigma, self.max_abs))
+            drift.apply_into(self.flat, self.clean, noise, sigma, self.max_abs)
 
     def stacked(self, drift: DriftModel, noise: Tensor, sigma: float) -> dict[str, Tensor]:
         """Drifted parameters for a batch of samples: noise ``S x P`` -> ``{name: S x *shape}``."""

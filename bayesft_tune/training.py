@@ -125,7 +125,7 @@ class Trainer:
             loss = F.cross_entropy(self.model(x), y)
             loss.backward()
         self.opt.step()
-        return float(loss)
+        return float(loss.detach())
 
     def epoch(self) -> float:
         """Train one epoch; returns the mean training loss (nats)."""

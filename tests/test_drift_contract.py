@@ -139,3 +139,12 @@ def test_stuck_at_rejects_fraction_above_one():
 def test_negative_sigma_rejected():
     with pytest.raises(UserInputError, match="sigma=-0.1"):
         get_drift("lognormal").perturb(_net(), -0.1, torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_apply_into_equals_apply(name):
+    drift, w = get_drift(name), torch.randn(1000, dtype=torch.float64)
+    noise = drift.draw(1000, torch.Generator().manual_seed(0), w.device, w.dtype)
+    out = torch.empty_like(w)
+    drift.apply_into(out, w, noise, SIGMA[name], w.abs().max())
+    assert torch.equal(out, drift.apply(w, noise, SIGMA[name], w.abs().max()))

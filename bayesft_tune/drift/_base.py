@@ -64,6 +64,12 @@ class DriftModel(abc.ABC):
             return values equal to ``weights``.
         """
 
+    def apply_into(self, out: Tensor, weights: Tensor, noise: Tensor, sigma: float,
+                   max_abs: Tensor) -> None:
+        """Write :meth:`apply`'s result into ``out`` (same shape). Subclasses may override
+        with an allocation-free version; the Monte Carlo loop calls this per (sample, σ)."""
+        out.copy_(self.apply(weights, noise, sigma, max_abs))
+
     @abc.abstractmethod
     def moments(self, weights: Tensor, sigma: float, max_abs: Tensor) -> tuple[Tensor, Tensor]:
         """Theoretical mean and variance of each drifted weight (for the contract tests).

@@ -33,6 +33,11 @@ class LogNormalDrift(DriftModel):
     def apply(self, weights: Tensor, noise: Tensor, sigma: float, max_abs: Tensor) -> Tensor:
         return weights * torch.exp(noise * sigma)
 
+    def apply_into(self, out: Tensor, weights: Tensor, noise: Tensor, sigma: float,
+                   max_abs: Tensor) -> None:
+        torch.mul(noise, sigma, out=out)
+        out.exp_().mul_(weights)
+
     def moments(self, weights: Tensor, sigma: float, max_abs: Tensor) -> tuple[Tensor, Tensor]:
         s2 = sigma**2
         return weights * math.exp(s2 / 2), weights**2 * (math.exp(s2) - 1) * math.exp(s2)

@@ -1,0 +1,35 @@
+"""Analysis of BayesFT runs: load the Parquet tables, summarise, plot, report.
+
+``load_run`` reads a run directory (local path or pyarrow URI); the table
+functions return tidy DataFrames; the figure functions write PNGs; and
+``write_report`` assembles ``report.md`` (``bayesft-tune report RUN_DIR``).
+"""
+
+from __future__ import annotations
+
+from analysis.figures import (FigureInfo, plot_convergence, plot_decision_boundaries,
+                              plot_dropout_rates, plot_robustness)
+from analysis.report import key_table, main, markdown_table, write_report
+from analysis.tables import (Run, accuracy_at, auc, best_trials, convergence, difference_vs,
+                             load_run, load_runs, robustness_curves)
+
+__all__ = [
+    "FigureInfo",
+    "Run",
+    "accuracy_at",
+    "auc",
+    "best_trials",
+    "convergence",
+    "difference_vs",
+    "key_table",
+    "load_run",
+    "load_runs",
+    "main",
+    "markdown_table",
+    "plot_convergence",
+    "plot_decision_boundaries",
+    "plot_dropout_rates",
+    "plot_robustness",
+    "robustness_curves",
+    "write_report",
+]

@@ -1,0 +1,250 @@
+"""Tests of analysis.tables and analysis.figures on small fabricated runs."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+from scipy import stats
+
+from analysis import (accuracy_at, auc, best_trials, convergence, difference_vs, load_run,
+                      load_runs, plot_convergence, plot_decision_boundaries, plot_dropout_rates,
+                      plot_robustness, robustness_curves)
+from bayesft_tune.errors import UserInputError
+from bayesft_tune.schema import HISTORY, ROBUSTNESS, TRIALS
+from bayesft_tune.storage import write_table
+
+SIGMAS = [0.0, 0.3, 0.6, 0.9, 1.2, 1.5]
+ACC = {"bayesft": [0.95, 0.94, 0.92, 0.88, 0.80, 0.70],
+       "erm": [0.96, 0.90, 0.80, 0.65, 0.50, 0.40]}
+SEM = {"bayesft": 0.01, "erm": 0.02}
+T = 16
+# trial_index -> (status, objective); index 6 is still running and must be ignored
+TRIAL_SPEC = [("completed", 0.9), ("completed", 0.7), ("completed", 0.8), ("completed", 0.5),
+              ("failed", float("nan")), ("completed", 0.6), ("running", 0.1)]
+
+
+def fabricate_trials(offset: float = 0.0) -> pd.DataFrame:
+    """Seven trials with two dropout slots (fc1, fc2) and known objectives."""
+    rows = [{"trial_id": f"t{i}", "trial_index": i, "status": st, "task": "moons_mlp",
+             "objective_mean": obj + offset, "objective_sem": 0.01, "drifted_accuracy": 1 - obj / 2,
+             "clean_accuracy": 0.97, "epochs": 2, "target_sigma": 0.6, "samples": T, "seed": i,
+             "error": "boom" if st == "failed" else None,
+             "dropout_fc1": 0.05 * i, "dropout_fc2": 0.5 - 0.05 * i}
+            for i, (st, obj) in enumerate(TRIAL_SPEC)]
+    return pd.DataFrame(rows)
+
+
+def fabricate_robustness(samples: int = T) -> pd.DataFrame:
+    """bayesft and erm over σ 0..1.5 with known means and SEMs (Student-t CI)."""
+    q = stats.t.ppf(0.975, samples - 1) if samples > 1 else 0.0
+    rows = []
+    for method, accs in ACC.items():
+        for s, a in zip(SIGMAS, accs):
+            sem = 0.0 if s == 0 else SEM[method]
+            rows.append({"method": method, "trial_id": "t3" if method == "bayesft" else None,
+                         "split": "test", "drift": "lognormal", "sigma": s, "samples": samples,
+                         "accuracy_mean": a, "accuracy_sem": sem, "accuracy_std": sem * math.sqrt(samples),
+                         "accuracy_ci_low": a - q * sem, "accuracy_ci_high": a + q * sem,
+                         "loss_mean": 1 - a})
+    return pd.DataFrame(rows)
+
+
+def fabricate_run(run_dir: Path | str, offset: float = 0.0, robustness: bool = True) -> str:
+    """Write trials, history (and robustness) Parquet files into ``run_dir``."""
+    run_dir = str(run_dir)
+    write_table(fabricate_trials(offset), run_dir, "trials")
+    hist = pd.DataFrame([{"trial_id": f"t{i}", "epoch": e, "train_loss": 1.0 / e, "drifted_loss": 0.9}
+                         for i in range(len(TRIAL_SPEC)) for e in (1, 2)])
+    write_table(hist, run_dir, "history")
+    if robustness:
+        write_table(fabricate_robustness(), run_dir, "robustness")
+    return run_dir
+
+
+@pytest.fixture()
+def run_dir(tmp_path: Path) -> Path:
+    fabricate_run(tmp_path / "run")
+    return tmp_path / "run"
+
+
+# ---------------------------------------------------------------- loading
+
+def test_load_run_types_and_optional_tables(run_dir: Path, tmp_path: Path) -> None:
+    run = load_run(run_dir)
+    assert list(run.trials.columns[:len(TRIALS)]) == list(TRIALS)
+    assert run.trials["dropout_fc1"].dtype == "float64" and str(run.trials["trial_index"].dtype) == "Int64"
+    assert len(run.history) == 14 and list(run.history.columns) == list(HISTORY)
+    assert len(run.robustness) == 12
+    bare = fabricate_run(tmp_path / "bare", robustness=False)
+    empty = load_run(bare).robustness
+    assert empty.empty and list(empty.columns) == list(ROBUSTNESS)
+
+
+def test_load_run_file_uri(run_dir: Path) -> None:
+    run = load_run(run_dir.resolve().as_uri())
+    assert run.trials["trial_id"].tolist() == [f"t{i}" for i in range(7)]
+
+
+def test_missing_trials_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match=r"trials\.parquet.*does not exist"):
+        load_run(tmp_path / "nowhere")
+
+
+def test_corrupt_trials_names_the_file(run_dir: Path) -> None:
+    (run_dir / "trials.parquet").write_bytes(b"this is not parquet at all" * 10)
+    with pytest.raises(UserInputError) as err:
+        load_run(run_dir)
+    msg = str(err.value)
+    assert str(run_dir / "trials.parquet") in msg and "corrupt" in msg
+
+
+def test_load_runs_adds_run_column(tmp_path: Path) -> None:
+    a, b = fabricate_run(tmp_path / "bo"), fabricate_run(tmp_path / "random", offset=0.2)
+    runs = load_runs([a, b])
+    assert runs.trials.columns[0] == "run" and set(runs.trials["run"]) == {"bo", "random"}
+    assert len(runs.robustness) == 24
+    with pytest.raises(UserInputError, match="unique"):
+        load_runs([a, b], names=["x", "x"])
+
+
+# ---------------------------------------------------------------- tables
+
+def test_best_trials(run_dir: Path) -> None:
+    top = best_trials(load_run(run_dir).trials, k=3)
+    assert top["trial_id"].tolist() == ["t3", "t5", "t1"]
+    assert top["dropout_fc1"].tolist() == pytest.approx([0.15, 0.25, 0.05])
+    with pytest.raises(UserInputError, match="k"):
+        best_trials(top, k=0)
+
+
+def test_missing_status_or_index_is_skipped(run_dir: Path) -> None:
+    trials = load_run(run_dir).trials
+    trials.loc[trials["trial_id"] == "t3", "status"] = pd.NA
+    trials.loc[trials["trial_id"] == "t5", "trial_index"] = pd.NA
+    assert best_trials(trials, k=2)["trial_id"].tolist() == ["t5", "t1"]
+    assert convergence(trials)["trial_id"].tolist() == ["t0", "t1", "t2"]
+
+
+def test_convergence_best_so_far(run_dir: Path) -> None:
+    conv = convergence(load_run(run_dir).trials)
+    assert conv["trial_index"].tolist() == [0, 1, 2, 3, 5]
+    assert conv["trial_number"].tolist() == [1, 2, 3, 4, 5]
+    assert conv["best_so_far"].tolist() == pytest.approx([0.9, 0.7, 0.7, 0.5, 0.5])
+
+
+def test_convergence_per_run(tmp_path: Path) -> None:
+    runs = load_runs([fabricate_run(tmp_path / "bo"), fabricate_run(tmp_path / "random", offset=0.2)])
+    conv = convergence(runs.trials)
+    rnd = conv[conv["run"] == "random"]
+    assert rnd["best_so_far"].tolist() == pytest.approx([1.1, 0.9, 0.9, 0.7, 0.7])
+    with pytest.raises(UserInputError, match="searcher"):
+        convergence(runs.trials, by="searcher")
+
+
+def test_robustness_curves_use_table_ci(run_dir: Path) -> None:
+    curves = robustness_curves(load_run(run_dir).robustness)
+    erm = curves[curves["method"] == "erm"]
+    q = stats.t.ppf(0.975, T - 1)
+    assert erm["sigma"].tolist() == SIGMAS
+    assert erm["accuracy_ci_high"].iloc[1] == pytest.approx(0.90 + q * 0.02)
+    dup = pd.concat([load_run(run_dir).robustness] * 2)
+    with pytest.raises(UserInputError, match="one row per"):
+        robustness_curves(dup)
+
+
+def test_auc_hand_computed(run_dir: Path) -> None:
+    rob = load_run(run_dir).robustness
+    area = auc(rob).set_index("method")["auc"]
+    # trapezoid, h = 0.3, divided by the range width 1.5
+    assert area["bayesft"] == pytest.approx(0.3 * (0.95 / 2 + 0.94 + 0.92 + 0.88 + 0.80 + 0.70 / 2) / 1.5)
+    assert area["erm"] == pytest.approx(0.706)
+    # range ends between grid points are linearly interpolated: 0.945, 0.94, 0.93
+    part = auc(rob, sigma_range=(0.15, 0.45)).set_index("method")["auc"]
+    assert part["bayesft"] == pytest.approx(0.15 * ((0.945 + 0.94) / 2 + (0.94 + 0.93) / 2) / 0.3)
+    assert auc(rob, sigma_range=(0, 2.0))["auc"].isna().all()  # grid does not reach 2.0
+
+
+def test_auc_flat_curve_equals_level() -> None:
+    flat = pd.DataFrame({"method": "m", "sigma": [0.0, 0.2, 1.1, 1.5], "accuracy_mean": 0.73})
+    assert auc(flat)["auc"].iloc[0] == pytest.approx(0.73)
+    with pytest.raises(UserInputError, match="sigma_range"):
+        auc(flat, sigma_range=(1.0, 0.5))
+
+
+def test_accuracy_at(run_dir: Path) -> None:
+    at = accuracy_at(load_run(run_dir).robustness, [0.6, 0.7])
+    bft = at[at["method"] == "bayesft"].set_index("sigma")
+    assert bft.loc[0.6, "accuracy_mean"] == pytest.approx(0.92)
+    assert np.isnan(bft.loc[0.7, "accuracy_mean"])  # not measured: no interpolation
+
+
+def test_difference_vs_welch_and_normal(run_dir: Path) -> None:
+    rob = load_run(run_dir).robustness
+    d = difference_vs(rob, "erm").set_index("sigma")
+    assert set(d["method"]) == {"bayesft"}
+    row = d.loc[0.9]
+    se = math.sqrt(0.01**2 + 0.02**2)
+    dof = se**4 / ((0.01**4 + 0.02**4) / (T - 1))
+    half = stats.t.ppf(0.975, dof) * se
+    assert row["diff"] == pytest.approx(0.23)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.23 - half, 0.23 + half))
+    assert d.loc[0.0, "ci_low"] == pytest.approx(-0.01)  # both SEMs 0: a point
+    one = rob.assign(samples=1)
+    row1 = difference_vs(one, "erm").set_index("sigma").loc[0.9]
+    assert row1["ci_high"] - row1["diff"] == pytest.approx(1.959964 * se, rel=1e-5)
+    with pytest.raises(UserInputError, match="baseline"):
+        difference_vs(rob, "sgd")
+
+
+# ---------------------------------------------------------------- figures
+
+def _is_png(path: Path) -> bool:
+    data = Path(path).read_bytes()
+    return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000 and imread(path).shape[0] > 100
+
+
+def test_plot_robustness(run_dir: Path, tmp_path: Path) -> None:
+    info = plot_robustness(load_run(run_dir).robustness, tmp_path / "fig" / "rob.png")
+    assert _is_png(info.path)
+    assert (info.xlabel, info.ylabel, info.n_series) == ("σ (drift)", "accuracy", 2)
+    with pytest.raises(UserInputError, match="robustness row"):
+        plot_robustness(load_run(run_dir).robustness.iloc[:0], tmp_path / "x.png")
+
+
+def test_plot_convergence_bo_vs_random(tmp_path: Path) -> None:
+    runs = load_runs([fabricate_run(tmp_path / "bo"), fabricate_run(tmp_path / "random", offset=0.2)])
+    info = plot_convergence(runs.trials, tmp_path / "conv.png")
+    assert _is_png(info.path) and info.n_series == 2 and info.xlabel == "trial"
+    info1 = plot_convergence(convergence(load_run(tmp_path / "bo").trials), tmp_path / "conv1.png")
+    assert info1.n_series == 1 and "best objective" in info1.ylabel
+
+
+def test_plot_dropout_rates(run_dir: Path, tmp_path: Path) -> None:
+    info = plot_dropout_rates(load_run(run_dir).trials, tmp_path / "drop.png", k=3)
+    assert _is_png(info.path)
+    assert (info.xlabel, info.ylabel, info.n_series) == ("dropout slot", "dropout rate", 3)
+
+
+def test_plot_decision_boundaries_fast(tmp_path: Path) -> None:
+    start = time.perf_counter()
+    info = plot_decision_boundaries(tmp_path / "fig1.png", sigmas=(0, 0.6), seed=0)
+    assert time.perf_counter() - start < 10
+    assert _is_png(info.path) and info.n_series == 2
+    assert info.titles[0].startswith("σ = 0,") and "accuracy" in info.titles[1]
+    acc0 = float(info.titles[0].rsplit(" ", 1)[1])
+    assert acc0 > 0.8  # the clean model learned the moons
+    with pytest.raises(UserInputError, match="sigma"):
+        plot_decision_boundaries(tmp_path / "bad.png", sigmas=(-1,))
+
+
+def test_auc_rejects_mixed_drift_models(run_dir: Path) -> None:
+    rob = load_run(run_dir).robustness
+    mixed = pd.concat([rob, rob.assign(drift="gaussian")])
+    with pytest.raises(UserInputError, match="one drift model"):
+        auc(mixed)

@@ -1,0 +1,339 @@
+"""Offline checks of the Ray cluster launcher files in clusters/.
+
+Schema validation uses Ray's own code path, minus the cloud: ``ray up`` runs
+``prepare_config`` (merge the provider's bundled defaults.yaml, merge setup
+commands, fill per-node-type min/max workers; for ``type: local`` also turn
+head_ip/worker_ips into the single node type), then imports the provider
+(boto3 / googleapiclient), asks the cloud to fill in resources, and only then
+calls ``validate_config`` (jsonschema against ray/autoscaler/ray-schema.json
+plus cross-field checks). The tests run ``prepare_config`` and
+``validate_config`` directly and skip the provider steps, which are the only
+ones that need SDKs or network; a fixture blocks sockets and the SDK imports
+to prove it.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import importlib
+import importlib.util
+import re
+import runpy
+import socket
+import sys
+import tomllib
+from pathlib import Path
+
+import jsonschema
+import pytest
+import ray
+import yaml
+from ray.autoscaler._private.util import prepare_config, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CLUSTERS = ROOT / "clusters"
+YAMLS = sorted(CLUSTERS.glob("*.yaml"))
+ENTRY = CLUSTERS / "search_entry.py"
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def _prepare_and_validate(config: dict) -> dict:
+    prepared = prepare_config(copy.deepcopy(config))
+    validate_config(prepared)
+    return prepared
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No network and no cloud SDKs while the test runs."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("cluster config validation tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    for sdk in ("boto3", "botocore", "googleapiclient"):
+        monkeypatch.setitem(sys.modules, sdk, None)  # importing it now raises
+
+
+def test_expected_cluster_files_exist():
+    assert {p.name for p in YAMLS} >= {"gpu.yaml", "gcp-gpu.yaml", "local.yaml"}
+    assert (CLUSTERS / "README.md").is_file() and ENTRY.is_file()
+
+
+@pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
+def test_yaml_passes_ray_schema_offline(path, offline):
+    prepared = _prepare_and_validate(_load(path))
+    head = prepared["head_node_type"]
+    assert head in prepared["available_node_types"]
+    workers = [t for t in prepared["available_node_types"] if t != head]
+    if prepared["provider"]["type"] == "local":  # head_ip/worker_ips -> one node type
+        n = len(prepared["provider"]["worker_ips"])
+        node_type = prepared["available_node_types"][head]
+        assert node_type["min_workers"] == node_type["max_workers"] == n >= 1
+    else:
+        assert workers, "cloud configs need an autoscaling worker node type"
+        for name in workers:
+            node_type = prepared["available_node_types"][name]
+            assert node_type["min_workers"] == 0 < node_type["max_workers"]
+            assert node_type["max_workers"] <= prepared["max_workers"]
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(lambda c: c.__setitem__("setup_comands", c.pop("setup_commands")), id="misspelled-top-level-key"),
+        pytest.param(lambda c: c.__setitem__("max_workers", "four"), id="max_workers-not-int"),
+        pytest.param(lambda c: c["available_node_types"]["ray.worker.gpu"].__setitem__("min_worker", 0), id="unknown-node-type-key"),
+        pytest.param(lambda c: c["available_node_types"]["ray.worker.gpu"].pop("resources"), id="node-type-missing-resources"),
+        pytest.param(lambda c: c["auth"].__setitem__("ssh_usr", "ubuntu"), id="misspelled-auth-key"),
+        pytest.param(lambda c: c.__setitem__("idle_timeout_minutes", "ten"), id="idle_timeout-not-number"),
+    ],
+)
+def test_broken_yaml_is_rejected(mutate, offline):
+    config = _load(CLUSTERS / "gpu.yaml")
+    _prepare_and_validate(config)  # the unmodified file is fine...
+    mutate(config)
+    with pytest.raises(jsonschema.ValidationError):  # ...each mutation is not
+        _prepare_and_validate(config)
+
+
+def test_commands_as_a_string_crash_before_the_schema(offline):
+    # Surprise: prepare_config concatenates setup_commands with
+    # head_setup_commands before validate_config runs, so a string where a
+    # list belongs fails with a TypeError, not a schema error (same in `ray up`).
+    config = _load(CLUSTERS / "gpu.yaml")
+    config["setup_commands"] = "pip install ."
+    with pytest.raises(TypeError):
+        _prepare_and_validate(config)
+
+
+def test_misspelled_key_in_raw_text_is_rejected(offline):
+    text = (CLUSTERS / "gcp-gpu.yaml").read_text().replace("\nhead_node_type:", "\nhead_nodetype:")
+    with pytest.raises(jsonschema.ValidationError, match="head_nodetype"):
+        _prepare_and_validate(yaml.safe_load(text))
+
+
+# ---------------------------------------------------------------- comments
+
+
+def _keys_with_lines(text: str) -> list[tuple[int, str]]:
+    """(0-based line, key) for every mapping key, found by PyYAML's composer."""
+    found, stack = [], [yaml.compose(text)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                found.append((key.start_mark.line, key.value))
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return sorted(found)
+
+
+def _has_inline_comment(line: str) -> bool:
+    unquoted = re.sub(r'"[^"]*"|\'[^\']*\'', '""', line)
+    return re.search(r"\s#", unquoted) is not None
+
+
+def _uncommented_keys(text: str) -> list[str]:
+    lines = text.splitlines()
+    return [
+        f"line {n + 1}: {key}"
+        for n, key in _keys_with_lines(text)
+        if not _has_inline_comment(lines[n])
+        and not (n > 0 and lines[n - 1].lstrip().startswith("#"))
+    ]
+
+
+@pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
+def test_every_key_has_a_comment(path):
+    assert _uncommented_keys(path.read_text()) == []
+
+
+def test_comment_check_catches_a_bare_key():
+    text = "# the name\ncluster_name: x\n\nmax_workers: 2\nprovider:  # where\n  type: aws\n"
+    assert _uncommented_keys(text) == ["line 4: max_workers", "line 6: type"]
+
+
+# ---------------------------------------------------------------- contents
+
+SECRET_PATTERNS = [
+    r"(?i)aws_(secret_access_key|access_key_id|session_token)",
+    r"\b(AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key ids
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----",  # key contents instead of a path
+    r"(?i)\"?(private_key_id|client_secret|refresh_token)\"?\s*:",  # GCP credential JSON
+    r"(?i)\b(password|passwd|secret|api[_-]?key)\s*[:=]",
+    r"RAY_AUTH_TOKEN\s*=",  # the cluster token itself; it is generated on the head
+    r"\b(gh[pousr]_[A-Za-z0-9]{20,}|xox[abprs]-[A-Za-z0-9-]+|AIza[0-9A-Za-z_-]{35})",
+]
+
+
+def _secret_lines(text: str) -> list[str]:
+    return [
+        line
+        for line in text.splitlines()
+        if any(re.search(p, line) for p in SECRET_PATTERNS)
+    ]
+
+
+@pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
+def test_nothing_secret_looking(path):
+    config = _load(path)
+    assert _secret_lines(path.read_text()) == []
+    assert "gcp_credentials" not in config["provider"]
+    key = config.get("auth", {}).get("ssh_private_key")
+    if key is not None:  # a path to a key, never the key
+        assert key.startswith(("~", "/")) and "\n" not in key
+
+
+def test_secret_scan_catches_planted_secrets():
+    planted = [
+        "aws_secret_access_key: abc",
+        "  ssh_private_key: -----BEGIN OPENSSH PRIVATE KEY-----",
+        "- export RAY_AUTH_TOKEN=0123456789abcdef",
+        '"private_key_id": "123"',
+    ]
+    assert _secret_lines("\n".join(planted)) == planted
+
+
+@pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
+def test_setup_installs_the_pinned_project(path):
+    config = _load(path)
+    setup = "\n".join(config["setup_commands"])
+    assert "-r ~/bayesft-tune/requirements.txt" in setup
+    assert "pip install -e ~/bayesft-tune" in setup
+    assert "--python 3.11" in setup
+    # Ray resolves relative local paths against the cwd of `ray up`: the repo root.
+    mounts = config["file_mounts"]
+    for remote, local in mounts.items():
+        assert remote.startswith("~/bayesft-tune/")
+        assert (ROOT / local).exists(), f"{local} missing (run `ray up` from the repo root)"
+    mounted = {Path(local).as_posix().removeprefix("./") for local in mounts.values()}
+    assert {"requirements.txt", "pyproject.toml"} <= mounted
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    wanted = {p.rstrip("*") for p in packages if (ROOT / p.rstrip("*")).is_dir()}
+    assert wanted <= mounted, f"package dirs not mounted: {wanted - mounted}"
+    assert ".venv" in config["rsync_exclude"]
+
+
+def test_requirements_pin_the_installed_ray():
+    # `ray up` needs the same Ray version on the laptop and on the cluster.
+    pins = (ROOT / "requirements.txt").read_text()
+    assert re.search(rf"^ray\[[^\]]*\]=={re.escape(ray.__version__)}$", pins, re.M)
+
+
+@pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
+def test_token_auth_is_consistent(path):
+    config = _load(path)
+    setup = "\n".join(config["setup_commands"])
+    head_start = "\n".join(config["head_start_ray_commands"])
+    assert "export RAY_AUTH_MODE=token" in setup  # every node and CLI call
+    assert "ray get-auth-token --generate" in head_start  # head makes the token
+    assert head_start.index("get-auth-token") < head_start.index("ray start")
+    assert "~/.ray/auth_token" in config["cluster_synced_files"]  # workers get it
+    assert "0.0.0.0" not in head_start  # dashboard stays behind `ray dashboard`
+
+
+def test_aws_gpu_workers_are_spot():
+    config = _load(CLUSTERS / "gpu.yaml")
+    types = config["available_node_types"]
+    worker = types["ray.worker.gpu"]
+    assert worker["node_config"]["InstanceMarketOptions"]["MarketType"] == "spot"
+    assert worker["node_config"]["InstanceType"].startswith(("g4dn", "g5", "g6", "p"))
+    # Without ImageId Ray falls back to an old Ubuntu 18.04 DLAMI.
+    assert all("ImageId" in t["node_config"] for t in types.values())
+    assert "InstanceMarketOptions" not in types[config["head_node_type"]]["node_config"]
+
+
+def test_gcp_gpu_workers_are_spot_with_gpus():
+    config = _load(CLUSTERS / "gcp-gpu.yaml")
+    worker = config["available_node_types"]["ray_worker_gpu"]
+    node = worker["node_config"]
+    gpus = sum(a["acceleratorCount"] for a in node["guestAccelerators"])
+    assert worker["resources"]["GPU"] == gpus >= 1  # GCP does not auto-detect
+    assert node["scheduling"]["provisioningModel"] == "SPOT"
+    assert node["scheduling"]["onHostMaintenance"] == "TERMINATE"  # required with GPUs
+    for name in config["available_node_types"]:  # node type names become GCE labels
+        assert re.fullmatch(r"[a-z][a-z0-9_-]*", name)
+
+
+# ---------------------------------------------------------------- search_entry
+
+
+def _entry_module():
+    spec = importlib.util.spec_from_file_location("clusters_search_entry", ENTRY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cli_module():
+    """bayesft_tune.cli, or a skip while it has not been written yet."""
+    try:
+        return importlib.import_module("bayesft_tune.cli")
+    except ModuleNotFoundError as exc:
+        if exc.name == "bayesft_tune.cli":
+            pytest.skip("bayesft_tune.cli does not exist yet")
+        raise  # the CLI exists but is broken: fail, do not skip
+
+
+def test_search_entry_imports_only_stdlib_at_top_level():
+    # `ray submit` copies this one file to the head; it may import nothing from
+    # the repo except the installed bayesft_tune package.
+    tree = ast.parse(ENTRY.read_text())
+    top = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            top |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            top.add(node.module)
+    assert top <= {"__future__", "sys"}
+    lazy = {
+        n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n not in tree.body
+    }
+    assert lazy == {"bayesft_tune.cli"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "argv"),
+    [
+        ([], ["search", "--address", "auto"]),
+        (["--trials", "8"], ["search", "--address", "auto", "--trials", "8"]),
+        (["--address", "ray://h:10001", "-x"], ["search", "--address", "ray://h:10001", "-x"]),
+        (["-x", "--address=10.0.0.1:6379"], ["search", "-x", "--address=10.0.0.1:6379"]),
+    ],
+)
+def test_search_entry_argv(flags, argv):
+    assert _entry_module().search_argv(flags) == argv
+
+
+def test_search_entry_forwards_to_cli(monkeypatch):
+    cli = _cli_module()
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda argv=None: calls.append(argv) or 0)
+    entry = _entry_module()
+    assert entry.main(["--trials", "4"]) == 0
+    assert entry.main(["--address", "ray://h:10001"]) == 0
+    assert calls == [
+        ["search", "--address", "auto", "--trials", "4"],
+        ["search", "--address", "ray://h:10001"],
+    ]
+
+
+def test_search_entry_as_submitted_script(monkeypatch):
+    # What `ray submit ... -- --trials 2` runs: python ~/search_entry.py --trials 2
+    cli = _cli_module()
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda argv=None: calls.append(argv) or 3)
+    monkeypatch.setattr(sys, "argv", [str(ENTRY), "--trials", "2"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(ENTRY), run_name="__main__")
+    assert exit_info.value.code == 3
+    assert calls == [["search", "--address", "auto", "--trials", "2"]]
