@@ -100,7 +100,7 @@ def _mnist_embedded(root: str | None, download: bool, seed: int) -> Splits:
     features, labels = mnist_data()
     x = _standardise(features.reshape(-1, 1, 28, 28), MNIST_MEAN, MNIST_STD)
     y = labels.astype(np.int64)
-    train, val, test = _stratified_split(y, (1000, 500), seed)
+    train, val, test = _stratified_split(y, (500, 1000), seed)
     return Splits(_make(x, y, train), _make(x, y, val), _make(x, y, test), 10, (1, 28, 28))
 
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from bayesft_tune.schema import SCHEMA_VERSION, VERSION_KEY, conform
 
-__all__ = ["join", "read_table", "resolve", "write_table"]
+__all__ = ["join", "read_table", "resolve", "write_file", "write_table"]
 
 
 def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
@@ -32,16 +32,22 @@ def join(uri: str, *parts: str) -> str:
 def write_table(frame: pd.DataFrame, run_dir: str, table: str) -> str:
     """Write ``frame`` as ``<run_dir>/<table>.parquet``, conformed to the schema, atomically.
 
-    The file is written under a temporary name and moved into place, so readers
-    see the old complete file or the new complete file, never a partial one.
-
     Returns:
         The path of the written file on its filesystem.
     """
-    fs, root = resolve(run_dir)
+    return write_file(frame, join(run_dir, f"{table}.parquet"), table)
+
+
+def write_file(frame: pd.DataFrame, file_uri: str, table: str) -> str:
+    """Write ``frame`` conformed to ``table``'s schema to a Parquet file, atomically.
+
+    The file is written under a temporary name beside it and moved into place, so
+    readers see the old complete file or the new complete file, never a partial one.
+    """
+    fs, final = resolve(file_uri)
+    root = posixpath.dirname(final)
     fs.create_dir(root, recursive=True)
-    final = posixpath.join(root, f"{table}.parquet")
-    tmp = posixpath.join(root, f".{table}.{uuid.uuid4().hex}.tmp")
+    tmp = posixpath.join(root, f".{posixpath.basename(final)}.{uuid.uuid4().hex}.tmp")
     arrow = pa.Table.from_pandas(conform(frame, table), preserve_index=False)
     meta = dict(arrow.schema.metadata or {})
     meta[VERSION_KEY.encode()] = str(SCHEMA_VERSION).encode()

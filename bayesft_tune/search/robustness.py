@@ -1,0 +1,60 @@
+"""The search's final robustness table: best trial vs an ERM model over the σ grid."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import torch
+
+from bayesft_tune.dropout import add_dropout
+from bayesft_tune.evaluation import evaluate_under_drift, summarize_drift
+from bayesft_tune.training import TrainConfig, Trainer
+
+
+def _curve(model, data, constants: dict, sigmas: list[float], samples: int, method: str,
+           trial_id: str | None) -> pd.DataFrame:
+    frame = evaluate_under_drift(model, data, sigmas, samples=samples, drift=constants["drift"],
+                                 seed=int(constants["eval_seed"]))
+    out = summarize_drift(frame)
+    out.insert(0, "method", method)
+    out.insert(1, "trial_id", trial_id)
+    out.insert(2, "split", "test")
+    out.insert(3, "drift", constants["drift"])
+    return out
+
+
+def robustness_job(constants: dict, sigmas: list[float], samples: int, best_checkpoint,
+                   best_trial_id: str | None, erm: bool, threads: int = 1) -> pd.DataFrame:
+    """Evaluate the best trial's checkpoint and (optionally) a freshly trained ERM model.
+
+    Runs where Ray places it (the GPU of a worker node on a cluster). The ERM model is
+    the same task, epochs, batch size, learning rate and seed with no dropout.
+
+    Returns:
+        Rows of the robustness table (schema ``ROBUSTNESS``), methods ``bayesft`` and ``erm``.
+    """
+    from trainables._common import CHECKPOINT_FILE, cached_data, get_task, trial_device
+
+    torch.set_num_threads(max(1, threads))
+    task, device = get_task(constants["task"]), trial_device()
+    splits = cached_data(task.dataset, constants["data_dir"], bool(constants["download"]),
+                         int(constants["data_seed"]))
+    parts = []
+    if best_checkpoint is not None:
+        with best_checkpoint.as_directory() as d:
+            state = torch.load(os.path.join(d, CHECKPOINT_FILE), weights_only=True, map_location="cpu")
+        model = add_dropout(task.build(), state["rates"])
+        model.load_state_dict(state["trainer"]["model"])
+        parts.append(_curve(model.to(device), splits.test, constants, sigmas, samples, "bayesft",
+                            best_trial_id))
+    if erm:
+        torch.manual_seed(int(constants["seed"]))
+        model = task.build()
+        cfg = TrainConfig(epochs=int(constants["epochs"]), batch_size=int(constants["batch_size"]),
+                          lr=float(constants["lr"]))
+        trainer = Trainer(model, splits.train, cfg, seed=int(constants["seed"]), device=device)
+        for _ in range(cfg.epochs):
+            trainer.epoch()
+        parts.append(_curve(model, splits.test, constants, sigmas, samples, "erm", None))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

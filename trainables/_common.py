@@ -1,0 +1,165 @@
+"""What every BayesFT trainable does: train a dropout-augmented network and report,
+after each epoch, its clean and Monte Carlo drifted validation scores with a checkpoint."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from bayesft_tune.data import Splits, load_data
+from bayesft_tune.dropout import add_dropout, dropout_slots, slot_parameter_name
+from bayesft_tune.evaluation import evaluate_under_drift, summarize_drift
+from bayesft_tune.models import build_model
+from bayesft_tune.training import TrainConfig, Trainer
+
+CHECKPOINT_FILE = "trial.pt"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A trainable task: a registered model on a registered dataset with default budget.
+
+    Attributes:
+        name: task name used by ``--task``.
+        model: model registry name; ``model_kwargs`` are passed to its builder.
+        dataset: dataset registry name.
+        epochs, batch_size, lr: default training budget.
+    """
+
+    name: str
+    model: str
+    dataset: str
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> nn.Module:
+        """A fresh network, seeded by the caller's torch RNG."""
+        return build_model(self.model, **self.model_kwargs)
+
+    def slots(self) -> list[str]:
+        """Dropout slot names of this task's network."""
+        return dropout_slots(self.build())
+
+    def parameter_names(self) -> list[str]:
+        """Search-space parameter names, one per slot."""
+        return [slot_parameter_name(s) for s in self.slots()]
+
+
+@functools.lru_cache(maxsize=4)
+def cached_data(dataset: str, data_dir: str | None, download: bool, seed: int) -> Splits:
+    """Load a dataset once per worker process (trials reuse actors)."""
+    return load_data(dataset, root=data_dir, download=download, seed=seed)
+
+
+def trial_device() -> torch.device:
+    """The GPU Ray assigned to this trial, else CPU."""
+    import ray
+
+    if torch.cuda.is_available() and ray.get_gpu_ids():
+        return torch.device("cuda", 0)  # Ray sets CUDA_VISIBLE_DEVICES to the assigned GPU
+    return torch.device("cpu")
+
+
+def set_threads_from_resources() -> int:
+    """torch threads = CPUs this trial holds (oversubscribing 2 cores slowed training 30x)."""
+    from ray import tune
+
+    cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
+    threads = max(1, int(cpus))
+    torch.set_num_threads(threads)
+    return threads
+
+
+def drift_scores(model: nn.Module, data, config: dict) -> dict[str, float]:
+    """Objective metrics: MC drifted loss/accuracy at the target σ, and mean accuracy over the grid."""
+    sigmas = sorted({float(config["target_sigma"]), *map(float, config.get("objective_sigmas") or [])})
+    frame = evaluate_under_drift(model, data, sigmas, samples=int(config["samples"]),
+                                 drift=config["drift"], seed=int(config["eval_seed"]))
+    s = summarize_drift(frame).set_index("sigma").loc[float(config["target_sigma"])]
+    out = {"drifted_loss": float(s.loss_mean), "drifted_loss_sem": float(s.loss_sem),
+           "drifted_accuracy": float(s.accuracy_mean), "drifted_accuracy_sem": float(s.accuracy_sem)}
+    if config.get("objective_sigmas"):
+        grid = frame[frame.sigma.isin([float(v) for v in config["objective_sigmas"]])]
+        per_sample = grid.groupby("sample").accuracy.mean()  # mean over σ, per MC sample
+        out["grid_accuracy"] = float(per_sample.mean())
+        out["grid_accuracy_sem"] = float(per_sample.std(ddof=1) / len(per_sample) ** 0.5)
+    return out
+
+
+def rates_from_config(task: Task, config: dict) -> list[float]:
+    """The trial's dropout vector, in slot order."""
+    return [float(config[name]) for name in task.parameter_names()]
+
+
+def _restore(trainer: Trainer) -> None:
+    from ray import tune
+
+    ckpt = tune.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            state = torch.load(os.path.join(d, CHECKPOINT_FILE), weights_only=True,
+                               map_location=trainer.device)
+        trainer.load_state_dict(state["trainer"])
+
+
+def _report(trainer: Trainer, config: dict, metrics: dict) -> None:
+    from ray import tune
+
+    with tempfile.TemporaryDirectory() as d:
+        torch.save({"trainer": trainer.state_dict(), "task": config["task"],
+                    "rates": rates_from_config(get_task(config["task"]), config)},
+                   os.path.join(d, CHECKPOINT_FILE))
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+
+
+def run_trial(config: dict) -> None:
+    """Function trainable shared by every classification task (see ``trainables/<task>.py``)."""
+    from bayesft_tune.evaluation import _as_batches, _score_loop
+
+    start = time.perf_counter()
+    set_threads_from_resources()
+    task, device = get_task(config["task"]), trial_device()
+    splits = cached_data(task.dataset, config.get("data_dir"), bool(config.get("download")),
+                         int(config["data_seed"]))
+    torch.manual_seed(int(config["seed"]))
+    model = add_dropout(task.build(), rates_from_config(task, config))
+    train_cfg = TrainConfig(epochs=int(config["epochs"]), batch_size=int(config["batch_size"]),
+                            lr=float(config["lr"]), noise_injection=float(config.get("noise_injection", 0.0)))
+    trainer = Trainer(model, splits.train, train_cfg, seed=int(config["seed"]), device=device)
+    _restore(trainer)
+    val = _as_batches(splits.val, int(config.get("eval_batch_size", 1024)), device)
+    while trainer.epochs_done < train_cfg.epochs:
+        train_loss = trainer.epoch()
+        clean_loss, clean_acc = _score_loop(model.eval(), val)
+        metrics = {"epoch": trainer.epochs_done, "train_loss": train_loss, "clean_loss": clean_loss,
+                   "clean_accuracy": clean_acc, **drift_scores(model, splits.val, config),
+                   "device": str(device), "time_s": time.perf_counter() - start}
+        _report(trainer, config, metrics)
+
+
+TASKS: dict[str, Task] = {}
+
+
+def register_task(task: Task, trainable: Callable[[dict], None] = run_trial) -> Callable[[dict], None]:
+    """Add a task to the registry; returns its trainable."""
+    TASKS[task.name] = task
+    return trainable
+
+
+def get_task(name: str) -> Task:
+    """Look up a registered task; the error lists the valid names."""
+    from bayesft_tune.errors import UserInputError
+
+    if name not in TASKS:
+        raise UserInputError(f"unknown task {name!r}; registered tasks are {sorted(TASKS)}. "
+                             "Pass one with --task.")
+    return TASKS[name]
