@@ -8,6 +8,7 @@ replaces rows by ``trial_id`` (and ``(trial_id, epoch)``), so nothing is duplica
 from __future__ import annotations
 
 import math
+import os
 import sys
 from typing import Any
 
@@ -131,9 +132,20 @@ def _fmt(v: Any) -> str:
 
 
 def _error_text(trial) -> str:
+    """Last line of the trial's traceback (``"RuntimeError: ..."``).
+
+    The local error file is written before Tune calls ``on_trial_error``; the copy in
+    storage (``get_error``) may not be synced yet.
+    """
+    text = ""
     try:
-        err = trial.get_error()
-    except Exception:  # the error file may be unreadable; keep what Tune holds in memory
-        err = None
-    text = str(err) if err is not None else "trial raised an error"
-    return text.strip().splitlines()[-1][:2000] if text.strip() else "trial raised an error"
+        path = trial.error_file
+        if path and os.path.exists(path):
+            with open(path) as f:
+                text = f.read()
+        if not text.strip():
+            text = str(trial.get_error() or "")
+    except OSError:  # unreadable error file: keep the generic message
+        text = ""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:2000] if lines else "trial raised an error"

@@ -1,0 +1,87 @@
+"""End-to-end searches on a real local Ray instance: Parquet tables with the documented schema."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from bayesft_tune.schema import HISTORY, ROBUSTNESS, SCHEMA_VERSION, TRIALS, VERSION_KEY
+from bayesft_tune.search.config import SearchConfig
+from bayesft_tune.search.runner import run_search
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ray_session(tmp_path_factory):
+    import os
+
+    ray = pytest.importorskip("ray")
+    os.environ["RAY_TMPDIR"] = str(tmp_path_factory.mktemp("raytmp"))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _dtypes_match(frame: pd.DataFrame, spec: dict[str, str]) -> None:
+    for col, dtype in spec.items():
+        assert str(frame[col].dtype) == dtype, f"{col}: {frame[col].dtype} != {dtype}"
+
+
+def test_small_search_writes_three_valid_tables(ray_session, tmp_path):
+    cfg = SearchConfig(trials=4, concurrency=2, epochs=2, samples=3, robustness_samples=3,
+                       storage_path=f"file://{tmp_path}", name="e2e", verbose=False)
+    out = run_search(cfg)
+    run_dir = tmp_path / "e2e"
+    trials = pd.read_parquet(run_dir / "trials.parquet")
+    history = pd.read_parquet(run_dir / "history.parquet")
+    robust = pd.read_parquet(run_dir / "robustness.parquet")
+    for name in ("trials", "history", "robustness"):
+        meta = pq.read_schema(run_dir / f"{name}.parquet").metadata
+        assert meta[VERSION_KEY.encode()] == str(SCHEMA_VERSION).encode()
+    _dtypes_match(trials, TRIALS)
+    _dtypes_match(history, HISTORY)
+    _dtypes_match(robust, ROBUSTNESS)
+    assert len(trials) == 4 and trials.trial_id.is_unique
+    assert (trials.status == "completed").all() and (trials.epochs == 2).all()
+    assert sorted(trials.trial_index) == [0, 1, 2, 3]
+    assert {"dropout_fc1", "dropout_fc2"} <= set(trials.columns)
+    assert trials[["dropout_fc1", "dropout_fc2"]].stack().between(0, 0.8).all()
+    assert (trials.objective_sem > 0).all() and trials.objective_mean.map(math.isfinite).all()
+    assert len(history) == 8
+    assert all(sorted(e) == [1, 2] for e in history.groupby("trial_id").epoch.apply(list))
+    assert set(robust.method) == {"bayesft", "erm"} and len(robust) == 12
+    assert out.best["objective_mean"] == trials.objective_mean.min()
+    assert robust[robust.method == "bayesft"].trial_id.iloc[0] == out.best["trial_id"]
+
+
+def test_failing_and_nan_trials_are_recorded_and_search_goes_on(ray_session, tmp_path):
+    from ray import tune
+
+    from bayesft_tune.search.recorder import ParquetRecorder
+    from bayesft_tune.search.searcher import TRIAL_INDEX_KEY, AxSearcher
+
+    def trainable(config):
+        index = config[TRIAL_INDEX_KEY]
+        if index == 1:
+            raise RuntimeError("simulated trainer crash")
+        loss = math.nan if index == 2 else (config["dropout_fc1"] - 0.3) ** 2
+        tune.report({"epoch": 1, "drifted_loss": loss, "drifted_loss_sem": 0.01})
+
+    searcher = AxSearcher({"dropout_fc1": (0.0, 0.8)}, max_concurrent=1, seed=0)
+    recorder = ParquetRecorder(str(tmp_path), "synthetic", ["dropout_fc1"], "drifted_loss", "min", 1,
+                               {"target_sigma": 0.9, "samples": 2, "seed": 0}, verbose=False)
+    tune.Tuner(trainable, tune_config=tune.TuneConfig(search_alg=searcher, num_samples=5,
+                                                      metric="drifted_loss", mode="min"),
+               run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0,
+                                         callbacks=[recorder])).fit()
+    trials = pd.read_parquet(tmp_path / "trials.parquet").set_index("trial_index")
+    assert len(trials) == 5
+    assert trials.loc[1, "status"] == "failed" and "simulated trainer crash" in trials.loc[1, "error"]
+    assert trials.loc[2, "status"] == "failed" and "non-finite" in trials.loc[2, "error"]
+    assert (trials.drop(index=[1, 2]).status == "completed").all()
+    ax_status = {i: t.status.name for i, t in searcher.client._experiment.trials.items()}
+    assert ax_status[1] == ax_status[2] == "FAILED"
