@@ -68,6 +68,11 @@ def _search(args: argparse.Namespace) -> int:
     skip = {"command", "config", "resume"}
     given = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
     if args.resume:
+        extra = sorted(set(given) - {"address"})
+        if extra or args.config:
+            raise UserInputError(f"--resume continues a search with its saved settings; it takes only "
+                                 f"--address, got {extra + (['config'] if args.config else [])}. "
+                                 "Drop those flags (the run's search_config.json holds its settings).")
         outcome = resume_search(args.resume, address=given.get("address"))
     else:
         cfg = SearchConfig.from_yaml(args.config, **given) if args.config else SearchConfig.from_dict(given)
@@ -190,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_evaluate(sub)
     sub.add_parser("report", help="write a Markdown report of a run directory (see 'report --help')")
     args = parser.parse_args(argv)
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
     try:
         return _search(args) if args.command == "search" else _evaluate(args)
     except UserInputError as err:

@@ -8,6 +8,7 @@ shared temp dir lets one node delete the other's job working dirs). Nodes use
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -24,10 +25,13 @@ def ray_bin() -> str:
     return str(Path(sys.executable).with_name("ray"))
 
 
+_TOKEN = secrets.token_hex(32)
+
+
 def cluster_env(tmp: Path) -> dict[str, str]:
-    """Environment for every process of the cluster and its drivers."""
+    """Environment for every process of the cluster and its drivers (token auth on)."""
     env = dict(os.environ)
-    env.update({"RAY_AUTH_MODE": "token", "RAY_TMPDIR": str(tmp / "raytmp"), "OMP_NUM_THREADS": "1",
+    env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": _TOKEN, "RAY_TMPDIR": str(tmp / "raytmp"), "OMP_NUM_THREADS": "1",
                 "RAY_AIR_NEW_OUTPUT": "0", "RAY_USAGE_STATS_ENABLED": "0",
                 # detect a dead raylet within seconds, not the default ~30 s
                 "RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"})
@@ -36,7 +40,11 @@ def cluster_env(tmp: Path) -> dict[str, str]:
 
 @dataclass
 class LoopbackCluster:
-    """Head node plus one worker node on 127.0.0.2, 1 CPU each."""
+    """Head node plus one worker node on 127.0.0.2, 1 CPU each.
+
+    ``tmp`` must be a short path: Ray puts Unix sockets under each node's temp dir,
+    and socket paths longer than ~107 bytes fail.
+    """
 
     tmp: Path
     base_port: int = 46380
@@ -59,8 +67,10 @@ class LoopbackCluster:
         cmd = [ray_bin(), "start", f"--node-ip-address={IP}", f"--temp-dir={temp}", "--num-cpus=1",
                "--num-gpus=0", "--object-store-memory=200000000", "--disable-usage-stats",
                *args, *self._ports(offset)]
-        subprocess.run(cmd, env=cluster_env(self.tmp), check=True, capture_output=True, text=True)
         self.started.append(str(temp))
+        out = subprocess.run(cmd, env=cluster_env(self.tmp), capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"ray start ({name}) failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
 
     def start(self) -> "LoopbackCluster":
         self._start("head", ["--head", f"--port={self.base_port}", "--include-dashboard=false",
