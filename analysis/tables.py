@@ -30,6 +30,9 @@ __all__ = ["Run", "accuracy_at", "auc", "best_trials", "convergence", "differenc
 OPTIONAL_TABLES = ("history", "robustness")
 """Tables a run may lack; they load as empty frames with the schema's columns."""
 
+RUN_TABLES = ("trials", "history", "robustness")
+"""The tables of a :class:`Run` (``schema.TABLES`` also defines pareto/ablation tables)."""
+
 
 @dataclass(frozen=True)
 class Run:
@@ -106,7 +109,7 @@ def load_run(path_or_uri: str | object) -> Run:
             (the message names the file).
     """
     run_dir = str(path_or_uri)
-    tables = {t: _read(run_dir, t, required=t not in OPTIONAL_TABLES) for t in TABLES}
+    tables = {t: _read(run_dir, t, required=t not in OPTIONAL_TABLES) for t in RUN_TABLES}
     return Run(source=run_dir, **tables)
 
 
@@ -131,7 +134,7 @@ def load_runs(paths: Sequence[str | object], names: Sequence[str] | None = None)
                              f"{len(paths)} paths. Pass distinct labels, e.g. ['bo', 'random'].")
     runs = [load_run(p) for p in paths]
     stacked = {}
-    for table in TABLES:
+    for table in RUN_TABLES:
         frames = [getattr(r, table).assign(run=n) for r, n in zip(runs, names)]
         frame = pd.concat(frames, ignore_index=True).astype({"run": "string"})
         stacked[table] = frame[["run", *[c for c in frame.columns if c != "run"]]]

@@ -83,8 +83,8 @@ def _search(args: argparse.Namespace) -> int:
 
 def _print_outcome(outcome) -> None:
     print(f"\nrun directory: {outcome.run_dir}  (trials.parquet, history.parquet, robustness.parquet)")
-    print(f"wall time: {outcome.wall_time_s:.0f} s; trials: "
-          f"{outcome.trials.status.value_counts().to_dict()}")
+    print(f"wall time: {outcome.wall_time_s:.0f} s (Ax searcher {outcome.searcher_seconds:.1f} s); "
+          f"trials: {outcome.trials.status.value_counts().to_dict()}")
     if outcome.best is None:
         print("no trial completed; see the error column of trials.parquet")
         return

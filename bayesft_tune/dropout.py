@@ -4,6 +4,11 @@ The dropout is attached to the layer itself (a child module named ``dropout`` pl
 a forward hook), so the network's ``state_dict`` keys are unchanged: weights move
 freely between networks with different dropout vectors (the paper's Algorithm 1
 carries weights across BO rounds).
+
+A network can keep sub-networks out of the slots (e.g. a spatial transformer's
+localisation net, or Mask R-CNN's backbone and RPN): pass ``exclude`` (module-path
+prefixes) or give the network a ``dropout_exclude`` attribute, which is the default
+of ``exclude``. The output layer is the last Linear/Conv layer *not* excluded.
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ from torch import Tensor, nn
 
 from bayesft_tune.errors import UserInputError
 
-__all__ = ["DROPOUT_LAYERS", "add_dropout", "dropout_rates", "dropout_slots", "slot_parameter_name"]
+__all__ = ["DROPOUT_LAYERS", "EXCLUDE_ATTRIBUTE", "add_dropout", "dropout_rates", "dropout_slots",
+           "slot_parameter_name"]
 
 DROPOUT_LAYERS: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 """Layer types that get a dropout slot (the paper's "layers" K)."""
+
+EXCLUDE_ATTRIBUTE = "dropout_exclude"
+"""Attribute a network may define: module-path prefixes whose layers get no slot."""
 
 
 def _apply_dropout(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> Tensor:
@@ -26,21 +35,44 @@ def _apply_dropout(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor
     return module.dropout(output)
 
 
-def _layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, DROPOUT_LAYERS)]
+def _excluded(model: nn.Module, exclude: Sequence[str] | None) -> tuple[str, ...]:
+    if exclude is None:
+        exclude = getattr(model, EXCLUDE_ATTRIBUTE, ())
+    if isinstance(exclude, str):
+        raise UserInputError(f"exclude must be a sequence of module-path prefixes, not a string; "
+                             f"got {exclude!r}. Pass e.g. [{exclude!r}].")
+    return tuple(exclude)
 
 
-def dropout_slots(model: nn.Module) -> list[str]:
+def _layers(model: nn.Module, exclude: Sequence[str] | None = None) -> list[tuple[str, nn.Module]]:
+    prefixes = _excluded(model, exclude)
+    names = {n for n, _ in model.named_modules()}
+    unknown = [p for p in prefixes if p not in names]
+    if unknown:
+        raise UserInputError(f"exclude names modules {unknown} that {type(model).__name__} does not "
+                             f"have. Pass module paths from model.named_modules().")
+    hidden = lambda n: any(n == p or n.startswith(p + ".") for p in prefixes)
+    return [(n, m) for n, m in model.named_modules()
+            if isinstance(m, DROPOUT_LAYERS) and not hidden(n)]
+
+
+def dropout_slots(model: nn.Module, exclude: Sequence[str] | None = None) -> list[str]:
     """Names of the layers followed by a dropout slot, in forward order.
 
     These are the module paths of all Linear/Conv layers in registration order
     (which is forward order for ``nn.Sequential`` and for torchvision's models),
     without the last one, the output layer: K layers give K - 1 slots.
 
+    Args:
+        model: the network.
+        exclude: module-path prefixes (e.g. ``["localization", "fc_loc"]``) whose
+            layers are skipped before the output layer is dropped. None: the
+            network's ``dropout_exclude`` attribute, or nothing.
+
     Raises:
-        UserInputError: if the model has fewer than two Linear/Conv layers.
+        UserInputError: if fewer than two Linear/Conv layers remain.
     """
-    layers = _layers(model)
+    layers = _layers(model, exclude)
     if len(layers) < 2:
         raise UserInputError(
             f"a network needs at least 2 Linear/Conv layers to have a dropout slot; "
@@ -74,7 +106,7 @@ def _check_rates(slots: list[str], rates: Sequence[float] | Mapping[str, float])
 
 
 def add_dropout(model: nn.Module, rates: Sequence[float] | Mapping[str, float],
-                inplace: bool = False) -> nn.Module:
+                inplace: bool = False, exclude: Sequence[str] | None = None) -> nn.Module:
     """Return ``model`` with a dropout of the given rate after each slot layer.
 
     Args:
@@ -83,6 +115,7 @@ def add_dropout(model: nn.Module, rates: Sequence[float] | Mapping[str, float],
             slot name -> rate. ``0 <= p < 1``. A network that already has dropouts
             gets its rates replaced.
         inplace: modify ``model`` instead of a deep copy.
+        exclude: as in :func:`dropout_slots`.
 
     Returns:
         The network with dropouts; they are active in ``train()`` and the identity
@@ -91,7 +124,7 @@ def add_dropout(model: nn.Module, rates: Sequence[float] | Mapping[str, float],
     Raises:
         UserInputError: wrong number of rates, unknown slot names, or a rate outside [0, 1).
     """
-    slots = dropout_slots(model)
+    slots = dropout_slots(model, exclude)
     values = _check_rates(slots, rates)
     out = model if inplace else copy.deepcopy(model)
     modules = dict(out.named_modules())
@@ -105,8 +138,8 @@ def add_dropout(model: nn.Module, rates: Sequence[float] | Mapping[str, float],
     return out
 
 
-def dropout_rates(model: nn.Module) -> dict[str, float]:
+def dropout_rates(model: nn.Module, exclude: Sequence[str] | None = None) -> dict[str, float]:
     """Current dropout rate of each slot (0.0 where no dropout is attached)."""
     modules = dict(model.named_modules())
     return {s: float(getattr(getattr(modules[s], "dropout", None), "p", 0.0))
-            for s in dropout_slots(model)}
+            for s in dropout_slots(model, exclude)}

@@ -90,3 +90,7 @@ class LeNet5(nn.Module):
 def lenet5(num_classes: int = 10, in_channels: int = 1) -> LeNet5:
     """LeNet-5 (see :class:`LeNet5`)."""
     return LeNet5(num_classes=num_classes, in_channels=in_channels)
+
+
+# The paper's model zoo registers itself here (after register_model exists: no import cycle).
+from bayesft_tune import zoo as _zoo  # noqa: E402,F401

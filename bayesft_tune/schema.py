@@ -18,7 +18,8 @@ import pandas as pd
 
 from bayesft_tune.errors import UserInputError
 
-__all__ = ["HISTORY", "ROBUSTNESS", "SCHEMA_VERSION", "SLOT_PREFIX", "STATUSES", "TABLES",
+__all__ = ["ABLATION", "ABLATION_TESTS", "HISTORY", "PARETO", "ROBUSTNESS", "SCHEMA_VERSION",
+           "SLOT_PREFIX", "STATUSES", "TABLES",
            "TRIALS", "VERSION_KEY", "conform", "slot_columns"]
 
 SCHEMA_VERSION = 1
@@ -46,6 +47,7 @@ TRIALS: dict[str, str] = {
     "samples": "Int64",            # Monte Carlo draws T
     "seed": "Int64",               # seed of the trial's training and drift draws
     "error": "string",             # error message if status == "failed"
+    "noise_injection": "float64",  # searched σ_train of noise injection (search_noise_injection), else missing
 }
 
 HISTORY: dict[str, str] = {
@@ -72,7 +74,47 @@ ROBUSTNESS: dict[str, str] = {
        for s in ("mean", "std", "sem", "ci_low", "ci_high")},
 }
 
-TABLES: dict[str, dict[str, str]] = {"trials": TRIALS, "history": HISTORY, "robustness": ROBUSTNESS}
+PARETO: dict[str, str] = {         # multi_objective searches: Ax's observed Pareto front
+    "trial_id": "string",
+    "trial_index": "Int64",        # Ax trial index
+    "arm_name": "string",
+    "drifted_loss_mean": "float64",  # MC drifted validation loss at target_sigma (nats)
+    "drifted_loss_sem": "float64",   # sqrt of the variance Ax reports
+    "clean_accuracy_mean": "float64",  # clean validation accuracy (fraction)
+    "clean_accuracy_sem": "float64",
+    "parameters": "string",        # JSON object of the trial's searched parameters
+}
+
+ABLATION: dict[str, str] = {       # bayesft-tune ablation: one row per (factor, variant, seed, σ)
+    "factor": "string",            # "dropout", "normalization", "depth", "activation", "reference"
+    "variant": "string",           # e.g. "alpha_dropout_0.3", "batch", "depth_5", "gelu"
+    "seed": "Int64",
+    "trial_id": "string",
+    "sigma": "float64",
+    "samples": "Int64",            # Monte Carlo draws T
+    "accuracy_mean": "float64",    # test accuracy under drift, mean over T (fraction)
+    "accuracy_sem": "float64",
+    "loss_mean": "float64",        # test cross-entropy under drift, mean over T (nats)
+    "loss_sem": "float64",
+    "auc": "float64",              # normalised area under accuracy(σ) over the grid (same per row)
+}
+
+ABLATION_TESTS: dict[str, str] = {  # Welch's t-test of each variant vs the reference, across seeds
+    "factor": "string",
+    "variant": "string",
+    "metric": "string",            # "auc" or "accuracy@<σ>"
+    "mean": "float64",
+    "reference_mean": "float64",
+    "diff": "float64",             # mean - reference_mean
+    "t_stat": "float64",
+    "p_value": "float64",
+    "significant": "boolean",      # p_value < alpha (the paper's (*))
+    "n": "Int64",                  # seeds of the variant
+}
+
+TABLES: dict[str, dict[str, str]] = {"trials": TRIALS, "history": HISTORY, "robustness": ROBUSTNESS,
+                                     "pareto": PARETO, "ablation": ABLATION,
+                                     "ablation_tests": ABLATION_TESTS}
 
 
 def slot_columns(frame: pd.DataFrame) -> list[str]:

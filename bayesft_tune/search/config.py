@@ -45,6 +45,17 @@ class SearchConfig:
         robustness_sigmas: σ grid of the final robustness evaluation.
         erm_baseline: also train an ERM model (dropout 0) for the robustness table.
         verbose: print one line per finished trial.
+        mode: ``"scratch"`` (every trial trains from a fresh initialisation) or
+            ``"warm_start"`` (the paper's Algorithm 1: each new trial loads the weights
+            of the best trial finished so far and trains ``epochs`` more with its own
+            dropout vector; the first ``concurrency`` trials start from scratch).
+        search_noise_injection: also search σ_train of noise-injection training
+            (parameter ``noise_injection``) next to the dropout rates.
+        noise_injection_bounds: ``(low, high)`` of that σ_train, ``0 <= low < high``.
+        multi_objective: Ax multi-objective search for the Pareto front of drifted loss
+            (minimised) vs clean accuracy (maximised); writes ``pareto.parquet`` and
+            ``pareto.png``. The best trial (robustness table) is still the lowest
+            drifted loss.
     """
 
     task: str = "mnist_mlp"
@@ -76,6 +87,10 @@ class SearchConfig:
     robustness_sigmas: tuple[float, ...] = (0.0, 0.3, 0.6, 0.9, 1.2, 1.5)
     erm_baseline: bool = True
     verbose: bool = True
+    mode: Literal["scratch", "warm_start"] = "scratch"
+    search_noise_injection: bool = False
+    noise_injection_bounds: tuple[float, float] = (0.0, 1.0)
+    multi_objective: bool = False
 
     def __post_init__(self) -> None:
         for rule_ok, fld, rule in self._rules():
@@ -119,6 +134,12 @@ class SearchConfig:
             (all(_finite(s) and s >= 0 for s in self.robustness_sigmas), "robustness_sigmas",
              "numbers >= 0"),
             (bool(self.storage_path), "storage_path", "a directory or URI"),
+            (self.mode in ("scratch", "warm_start"), "mode", "'scratch' or 'warm_start'"),
+            (len(self.noise_injection_bounds) == 2 and all(_finite(b) for b in self.noise_injection_bounds)
+             and 0 <= self.noise_injection_bounds[0] < self.noise_injection_bounds[1],
+             "noise_injection_bounds", "(low, high) with 0 <= low < high"),
+            (not (self.multi_objective and self.objective != "drifted_loss"), "multi_objective",
+             "used with objective 'drifted_loss' (the front is drifted loss vs clean accuracy)"),
         ]
 
     @classmethod

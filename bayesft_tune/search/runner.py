@@ -26,6 +26,7 @@ class SearchOutcome:
         best: the best observed trial's row of ``trials`` (None if none completed).
         trials, robustness: the tables as written.
         wall_time_s: seconds from start to tables written.
+        searcher_seconds: time the Ax searcher spent generating points (in the driver).
     """
 
     run_dir: str
@@ -33,6 +34,7 @@ class SearchOutcome:
     trials: pd.DataFrame
     robustness: pd.DataFrame
     wall_time_s: float
+    searcher_seconds: float
 
 
 def _ray_environment() -> None:
@@ -187,13 +189,31 @@ def load_config(run_dir: str, **overrides) -> SearchConfig:
     return SearchConfig.from_dict({**values, **overrides})
 
 
+def searcher_seconds(run_dir: str) -> float:
+    """Generation time recorded in the newest searcher state Tune saved in the run directory."""
+    import pickle
+
+    from pyarrow import fs as pafs
+
+    from bayesft_tune.storage import resolve
+
+    fs, root = resolve(run_dir)
+    states = sorted(i.path for i in fs.get_file_info(pafs.FileSelector(root))
+                    if i.base_name.startswith("searcher-state-"))
+    if not states:
+        return float("nan")
+    with fs.open_input_stream(states[-1]) as f:
+        return float(sum(pickle.loads(f.read()).get("generation_seconds", [])))
+
+
 def _finish(cfg: SearchConfig, run_dir: str, grid, started: float) -> SearchOutcome:
     trials = read_table(run_dir, "trials")
     best = best_trial(trials, cfg)
     robustness = _final_robustness(cfg, grid, best)
     if not robustness.empty:
         write_table(robustness, run_dir, "robustness")
-    return SearchOutcome(run_dir, best, trials, robustness, time.perf_counter() - started)
+    return SearchOutcome(run_dir, best, trials, robustness, time.perf_counter() - started,
+                         searcher_seconds(run_dir))
 
 
 def run_search(cfg: SearchConfig) -> SearchOutcome:
