@@ -141,6 +141,8 @@ def _check_grid(sigmas: Iterable[float], samples: int) -> list[float]:
 def _draw_noise(drift: DriftModel, work: DriftedCopy, gen: torch.Generator, count: int) -> Tensor:
     """``count x P`` noise, drawn one sample after another (the same stream for every method)."""
     c = work.clean
+    if count == 1:  # the loop path: no stacking copy
+        return drift.draw(c.numel(), gen, c.device, c.dtype)[None]
     return torch.stack([drift.draw(c.numel(), gen, c.device, c.dtype) for _ in range(count)])
 
 

@@ -3,6 +3,7 @@ after each epoch, its clean and Monte Carlo drifted validation scores with a che
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import tempfile
@@ -20,6 +21,9 @@ from bayesft_tune.models import build_model
 from bayesft_tune.training import TrainConfig, Trainer
 
 CHECKPOINT_FILE = "trial.pt"
+SMOKE_ENV = "BAYESFT_SMOKE"
+"""Set to ``1`` (in the driver and, e.g. via ``runtime_env``, the Ray workers) to run every
+task in its tiny CPU smoke configuration (:attr:`Task.smoke`)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,14 @@ class Task:
         model: model registry name; ``model_kwargs`` are passed to its builder.
         dataset: dataset registry name.
         epochs, batch_size, lr: default training budget.
+        eval_batch_size: batch size of the validation passes.
+        smoke: field overrides (e.g. ``model_kwargs``, ``batch_size``) of the tiny CPU
+            configuration used when ``BAYESFT_SMOKE=1``; they must keep the slot names.
+        trainable: task-specific function trainable (None: :func:`run_trial`'s
+            classification path); :func:`run_trial` dispatches to it.
+        robustness: task-specific final robustness job (same signature as
+            ``bayesft_tune.search.robustness.robustness_job``; None: the classification one).
+        description: one line for listings (model, dataset, input).
     """
 
     name: str
@@ -40,6 +52,15 @@ class Task:
     batch_size: int = 64
     lr: float = 1e-3
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    eval_batch_size: int = 1024
+    smoke: dict[str, Any] = field(default_factory=dict)
+    trainable: Callable[[dict], None] | None = None
+    robustness: Callable[..., Any] | None = None
+    description: str = ""
+
+    def smoke_variant(self) -> "Task":
+        """This task with its :attr:`smoke` overrides applied."""
+        return dataclasses.replace(self, **self.smoke)
 
     def build(self) -> nn.Module:
         """A fresh network, seeded by the caller's torch RNG."""
@@ -84,6 +105,11 @@ def drift_scores(model: nn.Module, data, config: dict) -> dict[str, float]:
     sigmas = sorted({float(config["target_sigma"]), *map(float, config.get("objective_sigmas") or [])})
     frame = evaluate_under_drift(model, data, sigmas, samples=int(config["samples"]),
                                  drift=config["drift"], seed=int(config["eval_seed"]))
+    return scores_from_frame(frame, config)
+
+
+def scores_from_frame(frame, config: dict) -> dict[str, float]:
+    """The objective metrics of :func:`drift_scores` from a tidy ``sigma, sample, loss, accuracy`` frame."""
     s = summarize_drift(frame).set_index("sigma").loc[float(config["target_sigma"])]
     out = {"drifted_loss": float(s.loss_mean), "drifted_loss_sem": float(s.loss_sem),
            "drifted_accuracy": float(s.accuracy_mean), "drifted_accuracy_sem": float(s.accuracy_sem)}
@@ -111,6 +137,29 @@ def _restore(trainer: Trainer) -> None:
         trainer.load_state_dict(state["trainer"])
 
 
+def _warm_start(trainer: Trainer, config: dict) -> dict:
+    """Algorithm 1 (``mode: warm_start``): start from the best finished trial's weights.
+
+    Only the network's weights are loaded (fresh optimiser, ``epochs`` more epochs with
+    this trial's dropout vector); a trial resuming from its own checkpoint ignores it.
+    Returns the metrics to report (``warm_start_from``: source trial id, "" if none),
+    or ``{}`` when the search does not warm-start.
+    """
+    from ray import tune
+
+    if "warm_start_checkpoint" not in config:
+        return {}
+    source, ckpt = config.get("warm_start_from") or "", config.get("warm_start_checkpoint")
+    if ckpt is None:  # nothing finished yet: this trial starts from scratch
+        return {"warm_start_from": ""}
+    if trainer.epochs_done > 0 or tune.get_checkpoint() is not None:  # resumed: weights already derive from source
+        return {"warm_start_from": str(source)}
+    with ckpt.as_directory() as d:
+        state = torch.load(os.path.join(d, CHECKPOINT_FILE), weights_only=True, map_location=trainer.device)
+    trainer.model.load_state_dict(state["trainer"]["model"])
+    return {"warm_start_from": str(source)}
+
+
 def _report(trainer: Trainer, config: dict, metrics: dict) -> None:
     from ray import tune
 
@@ -125,9 +174,12 @@ def run_trial(config: dict) -> None:
     """Function trainable shared by every classification task (see ``trainables/<task>.py``)."""
     from bayesft_tune.evaluation import _as_batches, _score_loop
 
+    task = get_task(config["task"])
+    if task.trainable is not None:
+        return task.trainable(config)
     start = time.perf_counter()
     set_threads_from_resources()
-    task, device = get_task(config["task"]), trial_device()
+    device = trial_device()
     splits = cached_data(task.dataset, config.get("data_dir"), bool(config.get("download")),
                          int(config["data_seed"]))
     torch.manual_seed(int(config["seed"]))
@@ -136,13 +188,16 @@ def run_trial(config: dict) -> None:
                             lr=float(config["lr"]), noise_injection=float(config.get("noise_injection", 0.0)))
     trainer = Trainer(model, splits.train, train_cfg, seed=int(config["seed"]), device=device)
     _restore(trainer)
-    val = _as_batches(splits.val, int(config.get("eval_batch_size", 1024)), device)
+    warm = _warm_start(trainer, config)
+    val = _as_batches(splits.val, int(config.get("eval_batch_size", task.eval_batch_size)), device)
     while trainer.epochs_done < train_cfg.epochs:
         train_loss = trainer.epoch()
         clean_loss, clean_acc = _score_loop(model.eval(), val)
         metrics = {"epoch": trainer.epochs_done, "train_loss": train_loss, "clean_loss": clean_loss,
                    "clean_accuracy": clean_acc, **drift_scores(model, splits.val, config),
-                   "device": str(device), "time_s": time.perf_counter() - start}
+                   "device": str(device), "time_s": time.perf_counter() - start, **warm}
+        if device.type == "cuda":
+            metrics["gpu_mem_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         _report(trainer, config, metrics)
 
 
@@ -156,10 +211,10 @@ def register_task(task: Task, trainable: Callable[[dict], None] = run_trial) -> 
 
 
 def get_task(name: str) -> Task:
-    """Look up a registered task; the error lists the valid names."""
+    """Look up a registered task (its smoke variant if ``BAYESFT_SMOKE=1``); the error lists the names."""
     from bayesft_tune.errors import UserInputError
 
     if name not in TASKS:
         raise UserInputError(f"unknown task {name!r}; registered tasks are {sorted(TASKS)}. "
                              "Pass one with --task.")
-    return TASKS[name]
+    return TASKS[name].smoke_variant() if os.environ.get(SMOKE_ENV) == "1" else TASKS[name]
