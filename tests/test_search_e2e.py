@@ -85,3 +85,14 @@ def test_failing_and_nan_trials_are_recorded_and_search_goes_on(ray_session, tmp
     assert (trials.drop(index=[1, 2]).status == "completed").all()
     ax_status = {i: t.status.name for i, t in searcher.client._experiment.trials.items()}
     assert ax_status[1] == ax_status[2] == "FAILED"
+
+
+def test_asha_stops_weak_trials_early(ray_session, tmp_path):
+    cfg = SearchConfig(trials=8, concurrency=2, epochs=4, samples=2, scheduler="asha",
+                       erm_baseline=False, robustness_samples=2, storage_path=str(tmp_path),
+                       name="asha", verbose=False)
+    trials = run_search(cfg).trials
+    stopped = trials[trials.status == "stopped_early"]
+    assert len(trials) == 8 and len(stopped) >= 1, trials[["status", "epochs"]]
+    assert (stopped.epochs < 4).all()
+    assert (trials[trials.status == "completed"].epochs == 4).all()

@@ -1,0 +1,40 @@
+"""Datasets: the embedded MNIST default and torchvision loaders' offline errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bayesft_tune import UserInputError, load_data
+
+
+def test_embedded_mnist_split_sizes_stratified_and_seeded(mnist):
+    assert (len(mnist.train), len(mnist.val), len(mnist.test)) == (3500, 500, 1000)
+    assert mnist.input_shape == (1, 28, 28) and mnist.num_classes == 10
+    for part, n in ((mnist.val, 50), (mnist.test, 100)):
+        assert (np.bincount(part.tensors[1].numpy(), minlength=10) == n).all()
+    x = mnist.train.tensors[0]
+    assert x.dtype == torch.float32 and abs(x.mean().item()) < 0.2 and 0.8 < x.std().item() < 1.2
+    again, other = load_data("mnist_embedded", seed=0), load_data("mnist_embedded", seed=1)
+    assert torch.equal(again.test.tensors[0], mnist.test.tensors[0])
+    assert not torch.equal(other.test.tensors[0], mnist.test.tensors[0])
+
+
+def test_splits_are_disjoint(mnist):
+    sets = [{row.numpy().tobytes() for row in t.tensors[0].flatten(1)}
+            for t in (mnist.train, mnist.val, mnist.test)]
+    assert not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+
+
+def test_unknown_dataset_lists_names():
+    with pytest.raises(UserInputError, match="mnist_embedded"):
+        load_data("imagenet")
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_missing_files_without_download_say_what_to_do(name, tmp_path):
+    with pytest.raises(UserInputError, match="--data-dir"):
+        load_data(name, root=str(tmp_path), download=False)
+    with pytest.raises(UserInputError, match="needs a data directory"):
+        load_data(name, root=None)
