@@ -1,7 +1,9 @@
-"""Datasets: the embedded offline MNIST default and torchvision's MNIST / CIFAR-10.
+"""Datasets: the embedded offline MNIST default, torchvision's MNIST / CIFAR-10, GTSRB
+(:mod:`bayesft_tune.data_vision`) and PennFudanPed detection (:mod:`bayesft_tune.pennfudan`).
 
-Every loader returns :class:`Splits` of in-memory ``TensorDataset`` s with images
-``N x C x H x W`` (float32, standardised) and labels ``N`` (int64).
+Every classification loader returns :class:`Splits` of in-memory ``TensorDataset`` s
+with images ``N x C x H x W`` (float32, standardised) and labels ``N`` (int64); the
+detection loader returns datasets of ``(image, target)`` pairs (see ``pennfudan``).
 """
 
 from __future__ import annotations
@@ -119,16 +121,30 @@ def _torchvision(cls_name: str, root: str | None, download: bool, train: bool):
             f"torchvision's {cls_name} files; with network, add --download.") from err
 
 
+def val_size_for(n_train: int, num_classes: int, full: int = 5000) -> int:
+    """Validation size: ``full`` for the real datasets, 10 % (>= one per class) for small subsets."""
+    return min(full, max(num_classes, n_train // 10))
+
+
+def splits_from_arrays(train_nchw: tuple[np.ndarray, np.ndarray], test_nchw: tuple[np.ndarray, np.ndarray],
+                       seed: int, mean: np.ndarray, std: np.ndarray, num_classes: int,
+                       val_size: int = 5000) -> Splits:
+    """Standardised :class:`Splits` from ``(images N x C x H x W uint8, labels N)`` train/test arrays."""
+    (x_tr, y_tr), (x_te, y_te) = train_nchw, test_nchw
+    x_tr, x_te = _standardise(x_tr, mean, std), _standardise(x_te, mean, std)
+    y_tr, y_te = np.asarray(y_tr, dtype=np.int64), np.asarray(y_te, dtype=np.int64)
+    train, val = _stratified_split(y_tr, (val_size_for(len(y_tr), num_classes, val_size),), seed)
+    return Splits(_make(x_tr, y_tr, train), _make(x_tr, y_tr, val),
+                  _make(x_te, y_te, np.arange(len(y_te))), num_classes, tuple(x_tr.shape[1:]))
+
+
 def _from_torchvision(cls_name: str, root: str | None, download: bool, seed: int,
                       to_nchw: Callable[[object], np.ndarray], mean: np.ndarray,
                       std: np.ndarray, val_size: int) -> Splits:
     train_set = _torchvision(cls_name, root, download, True)
     test_set = _torchvision(cls_name, root, download, False)
-    x_tr, y_tr = _standardise(to_nchw(train_set.data), mean, std), np.asarray(train_set.targets)
-    x_te, y_te = _standardise(to_nchw(test_set.data), mean, std), np.asarray(test_set.targets)
-    train, val = _stratified_split(y_tr, (val_size,), seed)
-    return Splits(_make(x_tr, y_tr, train), _make(x_tr, y_tr, val),
-                  _make(x_te, y_te, np.arange(len(y_te))), 10, tuple(x_tr.shape[1:]))
+    return splits_from_arrays((to_nchw(train_set.data), train_set.targets),
+                              (to_nchw(test_set.data), test_set.targets), seed, mean, std, 10, val_size)
 
 
 @register_dataset("mnist")
@@ -140,6 +156,12 @@ def _mnist(root: str | None, download: bool, seed: int) -> Splits:
 
 @register_dataset("cifar10")
 def _cifar10(root: str | None, download: bool, seed: int) -> Splits:
-    """torchvision CIFAR-10: 45,000 / 5,000 / 10,000 split."""
-    to_nchw = lambda d: np.asarray(d).transpose(0, 3, 1, 2)
-    return _from_torchvision("CIFAR10", root, download, seed, to_nchw, CIFAR_MEAN, CIFAR_STD, 5000)
+    """CIFAR-10: 45,000 / 5,000 / 10,000 split (reader: :func:`bayesft_tune.data_vision.cifar10_arrays`)."""
+    from bayesft_tune.data_vision import cifar10_arrays
+
+    train, test = cifar10_arrays(root, download)
+    return splits_from_arrays(train, test, seed, CIFAR_MEAN, CIFAR_STD, 10, 5000)
+
+
+# GTSRB and PennFudanPed register themselves (after register_dataset exists: no import cycle).
+from bayesft_tune import data_vision as _data_vision, pennfudan as _pennfudan  # noqa: E402,F401

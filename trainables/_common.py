@@ -21,6 +21,7 @@ from bayesft_tune.models import build_model
 from bayesft_tune.training import TrainConfig, Trainer
 
 CHECKPOINT_FILE = "trial.pt"
+_SLOT_CACHE: dict[tuple[str, str], list[str]] = {}
 SMOKE_ENV = "BAYESFT_SMOKE"
 """Set to ``1`` (in the driver and, e.g. via ``runtime_env``, the Ray workers) to run every
 task in its tiny CPU smoke configuration (:attr:`Task.smoke`)."""
@@ -67,8 +68,11 @@ class Task:
         return build_model(self.model, **self.model_kwargs)
 
     def slots(self) -> list[str]:
-        """Dropout slot names of this task's network."""
-        return dropout_slots(self.build())
+        """Dropout slot names of this task's network (built once per model configuration)."""
+        key = (self.model, repr(sorted(self.model_kwargs.items())))
+        if key not in _SLOT_CACHE:
+            _SLOT_CACHE[key] = dropout_slots(self.build())
+        return list(_SLOT_CACHE[key])
 
     def parameter_names(self) -> list[str]:
         """Search-space parameter names, one per slot."""
@@ -94,8 +98,10 @@ def set_threads_from_resources() -> int:
     """torch threads = CPUs this trial holds (oversubscribing 2 cores slowed training 30x)."""
     from ray import tune
 
-    cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
-    threads = max(1, int(cpus))
+    resources = tune.get_context().get_trial_resources()
+    if resources is None:  # called outside a Tune trial (e.g. a direct call in a test): leave torch be
+        return torch.get_num_threads()
+    threads = max(1, int(resources.required_resources.get("CPU", 1)))
     torch.set_num_threads(threads)
     return threads
 

@@ -36,8 +36,11 @@ def robustness_job(constants: dict, sigmas: list[float], samples: int, best_chec
     """
     from trainables._common import CHECKPOINT_FILE, cached_data, get_task, trial_device
 
+    task = get_task(constants["task"])
+    if task.robustness is not None:  # e.g. detection tasks score mAP (trainables/pennfudan_maskrcnn.py)
+        return task.robustness(constants, sigmas, samples, best_checkpoint, best_trial_id, erm, threads)
     torch.set_num_threads(max(1, threads))
-    task, device = get_task(constants["task"]), trial_device()
+    device = trial_device()
     splits = cached_data(task.dataset, constants["data_dir"], bool(constants["download"]),
                          int(constants["data_seed"]))
     parts = []

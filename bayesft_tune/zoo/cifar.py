@@ -64,22 +64,27 @@ class VGGCifar(nn.Module):
 
     The CIFAR variant common in the literature (e.g. kuangliu/pytorch-cifar): 3x3
     convs, optional BatchNorm after each conv, five max-pools, ``Linear(512, C)``.
+    ``width`` scales every conv (64 = the standard widths; smaller for CPU smoke tests).
     """
 
     def __init__(self, config: Sequence[int | str], num_classes: int = 10,
-                 batch_norm: bool = True) -> None:
+                 batch_norm: bool = True, width: int = 64) -> None:
         super().__init__()
+        if int(width) != width or width < 1:
+            raise UserInputError(f"VGG width (channels of the first conv) must be an integer >= 1; "
+                                 f"got {width!r}.")
         layers: list[nn.Module] = []
         channels = 3
         for v in config:
             if v == "M":
                 layers.append(nn.MaxPool2d(2))
                 continue
-            layers.append(nn.Conv2d(channels, int(v), 3, padding=1))
+            out = max(1, int(v) * int(width) // 64)
+            layers.append(nn.Conv2d(channels, out, 3, padding=1))
             if batch_norm:
-                layers.append(nn.BatchNorm2d(int(v)))
+                layers.append(nn.BatchNorm2d(out))
             layers.append(nn.ReLU(inplace=True))
-            channels = int(v)
+            channels = out
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(channels, _check_classes(num_classes))
 
@@ -94,12 +99,12 @@ def alexnet(num_classes: int = 10, fc_width: int = 1024) -> AlexNetCifar:
 
 
 @register_model("vgg11")
-def vgg11(num_classes: int = 10, batch_norm: bool = True) -> VGGCifar:
+def vgg11(num_classes: int = 10, batch_norm: bool = True, width: int = 64) -> VGGCifar:
     """CIFAR VGG-11 (BatchNorm by default, as usual for CIFAR); 8 dropout slots."""
-    return VGGCifar(VGG_CONFIGS["vgg11"], num_classes=num_classes, batch_norm=batch_norm)
+    return VGGCifar(VGG_CONFIGS["vgg11"], num_classes=num_classes, batch_norm=batch_norm, width=width)
 
 
 @register_model("vgg16")
-def vgg16(num_classes: int = 10, batch_norm: bool = True) -> VGGCifar:
+def vgg16(num_classes: int = 10, batch_norm: bool = True, width: int = 64) -> VGGCifar:
     """CIFAR VGG-16 (BatchNorm by default, as usual for CIFAR); 13 dropout slots."""
-    return VGGCifar(VGG_CONFIGS["vgg16"], num_classes=num_classes, batch_norm=batch_norm)
+    return VGGCifar(VGG_CONFIGS["vgg16"], num_classes=num_classes, batch_norm=batch_norm, width=width)

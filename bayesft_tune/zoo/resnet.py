@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bayesft_tune.errors import UserInputError
 from bayesft_tune.models import register_model
 from bayesft_tune.zoo.cifar import _check_classes
 
@@ -71,15 +72,19 @@ class CifarResNet(nn.Module):
         blocks: blocks per stage, e.g. ``(2, 2, 2, 2)`` for ResNet-18.
         num_classes: output classes.
         preact: pre-activation layout (a final BN + ReLU before pooling, none after the stem).
+        width: channels of the stem and first stage (64 standard; stages double it).
     """
 
     def __init__(self, block: type[nn.Module], blocks: tuple[int, ...] = (2, 2, 2, 2),
-                 num_classes: int = 10, preact: bool = False) -> None:
+                 num_classes: int = 10, preact: bool = False, width: int = 64) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)
-        self.bn1 = nn.Identity() if preact else nn.BatchNorm2d(64)
-        stages, c_in = [], 64
-        for i, (n, width) in enumerate(zip(blocks, (64, 128, 256, 512))):
+        if int(width) != width or width < 1:
+            raise UserInputError(f"ResNet width must be an integer >= 1; got {width!r}.")
+        w = int(width)
+        self.conv1 = nn.Conv2d(3, w, 3, stride=1, padding=1, bias=False)
+        self.bn1 = nn.Identity() if preact else nn.BatchNorm2d(w)
+        stages, c_in = [], w
+        for i, (n, width) in enumerate(zip(blocks, (w, 2 * w, 4 * w, 8 * w))):
             strides = [1 if i == 0 else 2] + [1] * (n - 1)
             stages.append(nn.Sequential(*[block(c_in if j == 0 else width, width, s)
                                           for j, s in enumerate(strides)]))
@@ -99,12 +104,12 @@ class CifarResNet(nn.Module):
 
 
 @register_model("resnet18")
-def resnet18(num_classes: int = 10) -> CifarResNet:
+def resnet18(num_classes: int = 10, width: int = 64) -> CifarResNet:
     """CIFAR ResNet-18 (3x3 stem, no max-pool); 20 dropout slots."""
-    return CifarResNet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes)
+    return CifarResNet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes, width=width)
 
 
 @register_model("preact_resnet18")
-def preact_resnet18(num_classes: int = 10) -> CifarResNet:
+def preact_resnet18(num_classes: int = 10, width: int = 64) -> CifarResNet:
     """CIFAR pre-activation ResNet-18 (He et al. 2016b); 20 dropout slots."""
-    return CifarResNet(PreActBlock, (2, 2, 2, 2), num_classes=num_classes, preact=True)
+    return CifarResNet(PreActBlock, (2, 2, 2, 2), num_classes=num_classes, preact=True, width=width)

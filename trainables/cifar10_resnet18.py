@@ -1,0 +1,10 @@
+"""Trainable: ResNet-18 (CIFAR: 3x3 stem, no max-pool), CIFAR-10, 3 x 32 x 32."""
+
+from __future__ import annotations
+
+from trainables._common import Task, register_task
+
+TASK = Task(name="cifar10_resnet18", model="resnet18", dataset="cifar10", epochs=30, batch_size=128, lr=1e-3,
+            eval_batch_size=1024, description="ResNet-18 (CIFAR: 3x3 stem, no max-pool), CIFAR-10, 3 x 32 x 32",
+            smoke={"batch_size": 16, "eval_batch_size": 64, "model_kwargs": {"width": 8}})
+trainable = register_task(TASK)
