@@ -3,6 +3,8 @@
     bayesft-tune search [--task mnist_mlp] [--trials 30] [--config FILE.yaml] [--resume RUN_DIR]
     bayesft-tune evaluate --model mlp --dropout 0.5,0.5
     bayesft-tune report RUN_DIR [--out DIR]
+    bayesft-tune compare [--task mnist_mlp] [--methods erm,...,bayesft] [--seeds 3]
+    bayesft-tune ablation [--seeds 3] [--epochs 5] [--out DIR]
 """
 
 from __future__ import annotations
@@ -188,12 +190,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["report"]:
         return _report(argv[1:])
+    if argv[:1] == ["compare"]:
+        from bayesft_tune.compare import main as compare_main
+
+        return compare_main(argv[1:])
+    if argv[:1] == ["ablation"]:
+        from bayesft_tune.ablation import main as ablation_main
+
+        return ablation_main(argv[1:])
     parser = argparse.ArgumentParser(prog="bayesft-tune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_search(sub)
     _add_evaluate(sub)
     sub.add_parser("report", help="write a Markdown report of a run directory (see 'report --help')")
+    sub.add_parser("compare", help="train every method (erm, awp, ftna, ..., bayesft) over seeds and "
+                                   "compare robustness (see 'compare --help')")
+    sub.add_parser("ablation", help="the paper's §III.A ablation of MLP components with Welch's t-test "
+                                    "(see 'ablation --help')")
     args = parser.parse_args(argv)
     import warnings
 

@@ -58,10 +58,29 @@ def make_codebook(num_classes: int, bits: int, distance: int, seed: int = 0,
                          f"distance {distance} in {attempts} tries; lower ftna_distance or raise ftna_bits.")
 
 
+def _greedy_assignment(weight: Tensor, dist: Tensor) -> list[int]:
+    """Class -> codeword index: most-confused pairs first, each given the farthest free codes."""
+    k, free, perm = len(dist), set(range(len(dist))), [-1] * len(dist)
+    pairs = sorted(itertools.combinations(range(k), 2), key=lambda ij: -float(weight[ij]))
+    for i, j in pairs + [(i, i) for i in range(k)]:
+        if perm[i] >= 0 and perm[j] >= 0:
+            continue
+        if perm[i] < 0 and perm[j] < 0 and i != j:
+            a, b = max(itertools.permutations(sorted(free), 2), key=lambda ab: float(dist[ab]))
+            perm[i], perm[j] = a, b
+        else:
+            placed, todo = (i, j) if perm[i] >= 0 else (j, i)
+            anchor = perm[placed] if perm[placed] >= 0 else min(free)
+            perm[todo] = anchor if perm[placed] < 0 else max(sorted(free), key=lambda c: float(dist[anchor, c]))
+        free -= {perm[i], perm[j]}
+    return perm
+
+
 def assign_codes(codebook: Tensor, confusion: Tensor) -> Tensor:
     """Permute codewords so often-confused class pairs get distant codes.
 
-    Maximises ``Σ_{i<j} (C_ij + C_ji) · hamming(code_i, code_j)`` by pairwise swaps
+    Maximises ``Σ_{i<j} (C_ij + C_ji) · hamming(code_i, code_j)``: a greedy start (the
+    most-confused pairs first get the farthest free codewords), then pairwise swaps
     until none improves (deterministic local search).
 
     Args:
@@ -73,7 +92,7 @@ def assign_codes(codebook: Tensor, confusion: Tensor) -> Tensor:
     """
     weight = (confusion + confusion.T).float().fill_diagonal_(0)
     dist = torch.cdist(codebook.float(), codebook.float(), p=1)
-    perm = list(range(len(codebook)))
+    perm = _greedy_assignment(weight, dist)
     score = lambda p: float((weight * dist[p][:, p]).sum())
     best, improved = score(perm), True
     while improved:

@@ -27,6 +27,8 @@ class SearchOutcome:
         trials, robustness: the tables as written.
         wall_time_s: seconds from start to tables written.
         searcher_seconds: time the Ax searcher spent generating points (in the driver).
+        best_checkpoint: the best trial's ``tune.Checkpoint`` (None if none completed).
+        pareto: the observed Pareto front (``multi_objective`` searches; else None).
     """
 
     run_dir: str
@@ -35,6 +37,8 @@ class SearchOutcome:
     robustness: pd.DataFrame
     wall_time_s: float
     searcher_seconds: float
+    best_checkpoint: object = None
+    pareto: pd.DataFrame | None = None
 
 
 def _ray_environment() -> None:
@@ -77,17 +81,24 @@ def _metric(cfg: SearchConfig) -> tuple[str, str]:
     return ("drifted_loss", "min") if cfg.objective == "drifted_loss" else ("grid_accuracy", "max")
 
 
-def _searcher(cfg: SearchConfig):
+def _searcher(cfg: SearchConfig, board=None):
     from bayesft_tune.search.searcher import AxSearcher
     from trainables import get_task
 
     metric, mode = _metric(cfg)
     constraints = [f"clean_accuracy >= {cfg.min_clean_accuracy}"] if cfg.min_clean_accuracy else []
     names = get_task(cfg.task).parameter_names()
-    return AxSearcher({n: cfg.bounds for n in names}, metric=metric, mode=mode,
-                      outcome_constraints=constraints, max_concurrent=cfg.concurrency,
-                      seed=cfg.seed, method=cfg.method,
-                      initialization_budget=cfg.initialization_budget)
+    parameters = {n: cfg.bounds for n in names}
+    kwargs = dict(metric=metric, mode=mode, outcome_constraints=constraints,
+                  max_concurrent=cfg.concurrency, seed=cfg.seed, method=cfg.method,
+                  initialization_budget=cfg.initialization_budget)
+    if not (board is not None or cfg.search_noise_injection or cfg.multi_objective):
+        return AxSearcher(parameters, **kwargs)
+    from bayesft_tune.search.extensions import ExtendedAxSearcher
+
+    if cfg.search_noise_injection:
+        parameters["noise_injection"] = tuple(cfg.noise_injection_bounds)
+    return ExtendedAxSearcher(parameters, board=board, multi_objective=cfg.multi_objective, **kwargs)
 
 
 def _trainable(cfg: SearchConfig):
@@ -111,15 +122,20 @@ def _tuner(cfg: SearchConfig, run_name: str, recorder):
     scheduler = (ASHAScheduler(time_attr="training_iteration", max_t=epochs,
                                grace_period=max(1, epochs // 4), reduction_factor=2)
                  if cfg.scheduler == "asha" else None)
+    board = None
+    if cfg.mode == "warm_start":
+        from bayesft_tune.search.extensions import BestCheckpointBoard
+
+        board = BestCheckpointBoard(metric, mode)
     return tune.Tuner(
         _trainable(cfg), param_space=_trial_constants(cfg),
-        tune_config=tune.TuneConfig(search_alg=_searcher(cfg), scheduler=scheduler,
+        tune_config=tune.TuneConfig(search_alg=_searcher(cfg, board), scheduler=scheduler,
                                     num_samples=cfg.trials, metric=metric, mode=mode,
                                     reuse_actors=True),
         run_config=tune.RunConfig(name=run_name, storage_path=_storage(cfg.storage_path),
                                   failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                                  verbose=0, callbacks=[recorder]))
+                                  verbose=0, callbacks=[recorder, *([board] if board else [])]))
 
 
 def _recorder(cfg: SearchConfig, run_dir: str):
@@ -128,7 +144,8 @@ def _recorder(cfg: SearchConfig, run_dir: str):
 
     metric, mode = _metric(cfg)
     constants = _trial_constants(cfg)
-    return ParquetRecorder(run_dir, cfg.task, get_task(cfg.task).parameter_names(), metric, mode,
+    names = get_task(cfg.task).parameter_names() + (["noise_injection"] if cfg.search_noise_injection else [])
+    return ParquetRecorder(run_dir, cfg.task, names, metric, mode,
                            constants["epochs"],
                            {"target_sigma": cfg.target_sigma, "samples": cfg.samples, "seed": cfg.seed},
                            verbose=cfg.verbose)
@@ -146,14 +163,18 @@ def best_trial(trials: pd.DataFrame, cfg: SearchConfig) -> dict | None:
     return row.to_dict()
 
 
+def _best_checkpoint(grid, best: dict | None):
+    if best is None:
+        return None
+    return next((r.checkpoint for r in grid if r.metrics.get("trial_id") == best["trial_id"]), None)
+
+
 def _final_robustness(cfg: SearchConfig, grid, best: dict | None) -> pd.DataFrame:
     import ray
 
     from bayesft_tune.search.robustness import robustness_job
 
-    checkpoint = None
-    if best is not None:
-        checkpoint = next((r.checkpoint for r in grid if r.metrics.get("trial_id") == best["trial_id"]), None)
+    checkpoint = _best_checkpoint(grid, best)
     job = ray.remote(num_cpus=cfg.cpus_per_trial, num_gpus=cfg.gpus_per_trial)(robustness_job)
     ref = job.remote(_trial_constants(cfg), list(cfg.robustness_sigmas), cfg.robustness_samples,
                      checkpoint, None if best is None else best["trial_id"], cfg.erm_baseline,
@@ -212,8 +233,25 @@ def _finish(cfg: SearchConfig, run_dir: str, grid, started: float) -> SearchOutc
     robustness = _final_robustness(cfg, grid, best)
     if not robustness.empty:
         write_table(robustness, run_dir, "robustness")
+    pareto = _write_pareto(cfg, run_dir, trials) if cfg.multi_objective else None
     return SearchOutcome(run_dir, best, trials, robustness, time.perf_counter() - started,
-                         searcher_seconds(run_dir))
+                         searcher_seconds(run_dir), _best_checkpoint(grid, best), pareto)
+
+
+def _write_pareto(cfg: SearchConfig, run_dir: str, trials: pd.DataFrame) -> pd.DataFrame:
+    """``pareto.parquet`` and ``pareto.png`` of a multi-objective search."""
+    from bayesft_tune.search.extensions import pareto_table, plot_pareto
+    from bayesft_tune.storage import resolve
+
+    pareto = pareto_table(run_dir, trials, cfg.seed)
+    if not pareto.empty:
+        write_table(pareto, run_dir, "pareto")
+    fs, root = resolve(run_dir)
+    with tempfile.TemporaryDirectory() as d:
+        local = plot_pareto(trials, pareto, os.path.join(d, "pareto.png"))
+        with open(local, "rb") as src, fs.open_output_stream(f"{root}/pareto.png") as dst:
+            dst.write(src.read())
+    return pareto
 
 
 def run_search(cfg: SearchConfig) -> SearchOutcome:

@@ -1,0 +1,163 @@
+"""Search options beyond from-scratch single-objective BO.
+
+* **Warm start** (the paper's Algorithm 1): :class:`BestCheckpointBoard`, a Tune
+  callback in the driver, remembers the best finished trial's ``tune.Checkpoint``;
+  :class:`ExtendedAxSearcher` puts it in every new trial's config
+  (``warm_start_checkpoint``, ``warm_start_from``). A Checkpoint is a (filesystem,
+  path) pair, so trials on other nodes read it from the run's storage (s3://, NFS...).
+* **Noise-injection strength** searched next to the dropout rates (parameter
+  ``noise_injection``, read by :func:`trainables._common.run_trial`).
+* **Multi-objective** Ax search (``-drifted_loss, clean_accuracy``) and its observed
+  Pareto front as a table (schema ``PARETO``) and a PNG.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+from typing import Any
+
+import pandas as pd
+from ray.tune import Callback
+
+from bayesft_tune.search._ax import make_client
+from bayesft_tune.search.searcher import AxSearcher
+
+__all__ = ["BestCheckpointBoard", "ExtendedAxSearcher", "MOO_METRICS", "pareto_table", "plot_pareto"]
+
+MOO_METRICS = ("drifted_loss", "clean_accuracy")
+"""Objectives of the multi-objective search: drifted loss (minimised), clean accuracy (maximised)."""
+
+MOO_THRESHOLDS = ("drifted_loss <= 1000.0", "clean_accuracy >= 0.0")
+"""Explicit (loose) objective thresholds: the front keeps every observed non-dominated trial."""
+
+
+class BestCheckpointBoard(Callback):
+    """Driver-side record of the best finished trial and its checkpoint.
+
+    Args:
+        metric: reported metric ranking trials.
+        mode: ``"min"`` or ``"max"``.
+    """
+
+    def __init__(self, metric: str = "drifted_loss", mode: str = "min") -> None:
+        self.metric, self.mode = metric, mode
+        self.best: tuple[str, float, Any] | None = None  # (trial id, value, tune.Checkpoint)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial, **info: Any) -> None:
+        value = (trial.last_result or {}).get(self.metric)
+        if trial.checkpoint is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return
+        better = self.best is None or (value < self.best[1] if self.mode == "min" else value > self.best[1])
+        if better:
+            self.best = (trial.trial_id, float(value), trial.checkpoint)
+
+
+class ExtendedAxSearcher(AxSearcher):
+    """:class:`AxSearcher` with warm-start configs and/or an Ax multi-objective.
+
+    Args:
+        parameters: as for :class:`AxSearcher`.
+        board: a :class:`BestCheckpointBoard` (warm start); None: every trial from scratch.
+        multi_objective: optimise ``-drifted_loss, clean_accuracy`` jointly in Ax (Tune's
+            own metric stays ``metric``/``mode``).
+        **kwargs: passed to :class:`AxSearcher`.
+    """
+
+    def __init__(self, parameters: dict[str, tuple[float, float]], board: BestCheckpointBoard | None = None,
+                 multi_objective: bool = False, **kwargs: Any) -> None:
+        super().__init__(parameters, **kwargs)
+        self.board, self.multi_objective = board, bool(multi_objective)
+
+    @property
+    def client(self):
+        if self._client is None and self.multi_objective:
+            # make_client prefixes "-" to the text: "-drifted_loss, clean_accuracy". Constraints
+            # on objectives are Ax's objective thresholds: set loose ones explicitly, else Ax
+            # infers tight ones and drops observed non-dominated trials from the front.
+            self._client = make_client(self.parameters, ", ".join(MOO_METRICS), True,
+                                       [*self.outcome_constraints, *MOO_THRESHOLDS], self.seed, self.method,
+                                       self.initialization_budget, self.torch_device)
+        return AxSearcher.client.fget(self)
+
+    def suggest(self, trial_id: str) -> dict | None:
+        config = super().suggest(trial_id)
+        if config is None or self.board is None:
+            return config
+        best = self.board.best
+        return {**config, "warm_start_checkpoint": None if best is None else best[2],
+                "warm_start_from": None if best is None else best[0]}
+
+    def _raw_data(self, result: dict) -> dict[str, tuple[float, float]]:
+        data = super()._raw_data(result)
+        if self.multi_objective and "clean_accuracy" in result:
+            data["clean_accuracy"] = (float(result["clean_accuracy"]), 0.0)
+        return data
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state["board"] = None  # driver-side callback; rebuilt by the runner
+        return state
+
+
+def _newest_searcher_state(run_dir: str) -> dict | None:
+    from pyarrow import fs as pafs
+
+    from bayesft_tune.storage import resolve
+
+    fs, root = resolve(run_dir)
+    states = sorted(i.path for i in fs.get_file_info(pafs.FileSelector(root))
+                    if i.base_name.startswith("searcher-state-"))
+    if not states:
+        return None
+    with fs.open_input_stream(states[-1]) as f:
+        return pickle.loads(f.read())
+
+
+def pareto_table(run_dir: str, trials: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Ax's observed Pareto front (``get_pareto_frontier(use_model_predictions=False)``).
+
+    Ax returns ``(params, {metric: (mean, VARIANCE)}, index, arm)``; the table's
+    ``*_sem`` columns are ``sqrt(variance)``.
+
+    Returns:
+        Rows of schema ``PARETO``, sorted by drifted loss (empty if no searcher state).
+    """
+    state = _newest_searcher_state(run_dir)
+    if not state:
+        return pd.DataFrame()
+    searcher = ExtendedAxSearcher.__new__(ExtendedAxSearcher)
+    searcher.__setstate__(dict(state))  # whichever client format the searcher saved
+    if searcher._client is None:
+        return pd.DataFrame()
+    client = searcher.client
+    ids = dict(zip(trials.trial_index.astype("Int64"), trials.trial_id))
+    rows = []
+    for params, values, index, arm in client.get_pareto_frontier(use_model_predictions=False):
+        row = {"trial_id": ids.get(int(index)), "trial_index": int(index), "arm_name": str(arm),
+               "parameters": json.dumps({k: float(v) for k, v in params.items()}, sort_keys=True)}
+        for metric in MOO_METRICS:
+            mean, var = values[metric]
+            row[f"{metric}_mean"] = float(mean)
+            row[f"{metric}_sem"] = math.sqrt(max(float(var), 0.0)) if math.isfinite(var) else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values("drifted_loss_mean", ignore_index=True) if rows else pd.DataFrame()
+
+
+def plot_pareto(trials: pd.DataFrame, pareto: pd.DataFrame, path: str) -> str:
+    """PNG: every completed trial (clean accuracy vs drifted loss) with the Pareto front marked."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 4))
+    ax = fig.add_subplot()
+    done = trials[trials.status == "completed"]
+    ax.scatter(done.objective_mean, done.clean_accuracy, c="0.6", s=18, label="trials")
+    if not pareto.empty:
+        front = pareto.sort_values("drifted_loss_mean")
+        ax.plot(front.drifted_loss_mean, front.clean_accuracy_mean, "o-", c="C3", label="Pareto front")
+    ax.set_xlabel("drifted validation loss at target σ (nats, lower is better)")
+    ax.set_ylabel("clean validation accuracy")
+    ax.legend()
+    fig.savefig(path, dpi=120, bbox_inches="tight", format="png")
+    return path
