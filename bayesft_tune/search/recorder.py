@@ -1,8 +1,10 @@
 """Tune callback that keeps ``trials.parquet`` and ``history.parquet`` current during a search.
 
-Tables are rewritten atomically whenever a trial finishes, so a driver that dies
-leaves every finished trial on disk; on ``--resume`` the recorder reloads them and
-replaces rows by ``trial_id`` (and ``(trial_id, epoch)``), so nothing is duplicated.
+``trials.parquet`` is rewritten atomically whenever a trial finishes and
+``history.parquet`` whenever a trial reports an epoch (~5 ms for 300 rows), so a
+driver that dies leaves every finished trial and every reported epoch on disk; on
+``--resume`` the recorder reloads them and replaces rows by ``trial_id`` (and
+``(trial_id, epoch)``), so nothing is duplicated.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class ParquetRecorder(Callback):
         row = {"trial_id": trial.trial_id, "epoch": epoch, "time_s": result.get("time_total_s"),
                **{k: result.get(k) for k in HISTORY_KEYS}}
         self.history[(trial.trial_id, epoch)] = row
+        # Written at once: the report carried a checkpoint, and a trial resumed from it
+        # (after a driver loss) never reports this epoch again.
+        self._write_history()
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info: Any) -> None:
         result = trial.last_result or {}
@@ -105,6 +110,9 @@ class ParquetRecorder(Callback):
         if not trials.empty:
             trials = trials.sort_values("trial_index", na_position="last", kind="stable")
             write_table(trials, self.run_dir, "trials")
+        self._write_history()
+
+    def _write_history(self) -> None:
         history = pd.DataFrame(list(self.history.values()))
         if not history.empty:
             write_table(history.sort_values(["trial_id", "epoch"]), self.run_dir, "history")
