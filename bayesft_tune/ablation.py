@@ -195,7 +195,7 @@ def run_ablation(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
     import ray
     from ray import tune
 
-    from bayesft_tune.search.runner import _ray_environment
+    from bayesft_tune.search.runner import connect_ray
     from trainables.ablation import ablation_trial
 
     if args.seeds < 1 or args.epochs < 1 or args.samples < 2:
@@ -206,11 +206,7 @@ def run_ablation(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
              "seed": tune.grid_search(list(range(args.seeds))), "epochs": args.epochs, "batch_size": 64,
              "lr": 1e-3, "samples": args.samples, "eval_seed": 20_011,
              "sigmas": [float(s) for s in args.sigmas.split(",") if s.strip()]}
-    _ray_environment()
-    owns = not ray.is_initialized()
-    if owns:
-        os.makedirs(os.environ["RAY_TMPDIR"], exist_ok=True)
-        ray.init(include_dashboard=False, log_to_driver=False)
+    owns = connect_ray()
     try:
         results = tune.Tuner(tune.with_resources(ablation_trial, {"cpu": 1}), param_space=space,
                              tune_config=tune.TuneConfig(reuse_actors=True),

@@ -103,7 +103,7 @@ def _bayesft(seeds: list[int], constants: dict, args: argparse.Namespace, out: s
 def run_compare(args: argparse.Namespace) -> pd.DataFrame:
     """Train and score every method x seed; returns the robustness rows (also written)."""
     from bayesft_tune.methods import get_method
-    from bayesft_tune.search.runner import _ray_environment
+    from bayesft_tune.search.runner import connect_ray
     from bayesft_tune.storage import write_file
     from trainables import get_task
 
@@ -112,19 +112,15 @@ def run_compare(args: argparse.Namespace) -> pd.DataFrame:
         get_method(m)
     constants, seeds = _constants(args, get_task(args.task)), list(range(args.seeds))
     out = args.out or os.path.join("runs", time.strftime(f"compare-{args.task}-%Y%m%d-%H%M%S"))
-    _ray_environment()
-    import ray
-
-    owns = not ray.is_initialized()
-    if owns:
-        os.makedirs(os.environ["RAY_TMPDIR"], exist_ok=True)
-        ray.init(include_dashboard=False, log_to_driver=False)
+    owns = connect_ray()
     try:
         parts = [_grid([m for m in methods if m != "bayesft"], seeds, constants, out)]
         if "bayesft" in methods:
             parts.append(_bayesft(seeds, constants, args, out))
     finally:
         if owns:
+            import ray
+
             ray.shutdown()
     rows = pd.concat([p for p in parts if not p.empty], ignore_index=True)
     write_file(rows, os.path.abspath(os.path.join(out, "robustness.parquet")), "robustness")

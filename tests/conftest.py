@@ -14,3 +14,15 @@ def mnist():
     from bayesft_tune import load_data
 
     return load_data("mnist_embedded", seed=0)
+
+
+@pytest.fixture(scope="module")
+def ray_session(tmp_path_factory):
+    """A local Ray instance (2 CPUs) per test module, its files under the test's temp dir."""
+    import os
+
+    ray = pytest.importorskip("ray")
+    os.environ["RAY_TMPDIR"] = str(tmp_path_factory.mktemp("raytmp"))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

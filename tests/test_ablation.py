@@ -51,17 +51,6 @@ def test_welch_t_test_marks_only_real_differences():
         significance(rows[rows.variant != "reference"])
 
 
-@pytest.fixture(scope="module")
-def ray_session(tmp_path_factory):
-    import os
-
-    ray = pytest.importorskip("ray")
-    os.environ["RAY_TMPDIR"] = str(tmp_path_factory.mktemp("raytmp"))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 @pytest.mark.slow
 def test_tiny_ablation_grid_writes_tables(ray_session, tmp_path, capsys):
     code = main(["--seeds", "2", "--epochs", "1", "--samples", "2", "--sigmas", "0,0.9",

@@ -38,17 +38,6 @@ def test_unknown_method_is_a_user_error(capsys):
     assert "valid methods are" in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def ray_session(tmp_path_factory):
-    import os
-
-    ray = pytest.importorskip("ray")
-    os.environ["RAY_TMPDIR"] = str(tmp_path_factory.mktemp("raytmp"))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 @pytest.mark.slow
 def test_tiny_compare_runs_every_method_kind(ray_session, tmp_path, capsys):
     code = main(["--methods", "erm,reram_v,bayesft", "--seeds", "1", "--epochs", "1", "--trials", "2",

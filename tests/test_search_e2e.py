@@ -15,17 +15,6 @@ from bayesft_tune.search.runner import run_search
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def ray_session(tmp_path_factory):
-    import os
-
-    ray = pytest.importorskip("ray")
-    os.environ["RAY_TMPDIR"] = str(tmp_path_factory.mktemp("raytmp"))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def _dtypes_match(frame: pd.DataFrame, spec: dict[str, str]) -> None:
     for col, dtype in spec.items():
         assert str(frame[col].dtype) == dtype, f"{col}: {frame[col].dtype} != {dtype}"

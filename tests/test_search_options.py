@@ -16,17 +16,6 @@ from bayesft_tune.search.runner import run_search
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def ray_session(tmp_path_factory):
-    import os
-
-    ray = pytest.importorskip("ray")
-    os.environ["RAY_TMPDIR"] = str(tmp_path_factory.mktemp("raytmp"))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def test_options_are_validated():
     with pytest.raises(UserInputError, match="noise_injection_bounds"):
         SearchConfig(search_noise_injection=True, noise_injection_bounds=(0.5, 0.2))

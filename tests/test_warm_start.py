@@ -15,17 +15,6 @@ from bayesft_tune.search.runner import run_search
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def ray_session(tmp_path_factory):
-    import os
-
-    ray = pytest.importorskip("ray")
-    os.environ["RAY_TMPDIR"] = str(tmp_path_factory.mktemp("raytmp"))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def _first_results(run_dir: Path) -> pd.DataFrame:
     """First reported epoch of every trial, from Tune's result.json files."""
     rows = []

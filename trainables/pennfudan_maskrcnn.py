@@ -11,13 +11,12 @@ Mask R-CNN training loss per image. The robustness table uses the same mapping.
 
 from __future__ import annotations
 
-import os
 import time
 
 import pandas as pd
 import torch
 
-from trainables._common import (CHECKPOINT_FILE, Task, _report, _restore, cached_data, get_task,
+from trainables._common import (Task, _report, _restore, cached_data, get_task,
                                 rates_from_config, register_task, scores_from_frame,
                                 set_threads_from_resources, trial_device)
 
@@ -83,27 +82,18 @@ def detection_robustness(constants: dict, sigmas: list[float], samples: int, bes
                          best_trial_id, erm: bool, threads: int = 1) -> pd.DataFrame:
     """Robustness rows (schema ``ROBUSTNESS``; accuracy = mAP, loss = 1 - mAP) of the best
     trial's checkpoint and, if ``erm``, of the same detector trained without dropout."""
-    from bayesft_tune.dropout import add_dropout
+    from bayesft_tune.search.robustness import best_and_erm
 
-    torch.set_num_threads(max(1, threads))
-    task, device = get_task(constants["task"]), trial_device()
-    splits = cached_data(task.dataset, constants["data_dir"], bool(constants["download"]),
-                         int(constants["data_seed"]))
-    parts = []
-    if best_checkpoint is not None:
-        with best_checkpoint.as_directory() as d:
-            state = torch.load(os.path.join(d, CHECKPOINT_FILE), weights_only=True, map_location="cpu")
-        model = add_dropout(task.build(), state["rates"])
-        model.load_state_dict(state["trainer"]["model"])
-        parts.append(_curve(model.to(device), splits.test, constants, sigmas, samples, "bayesft",
-                            best_trial_id))
-    if erm:
-        torch.manual_seed(int(constants["seed"]))
-        trainer = _trainer(task, task.build(), splits, constants, device)
-        for _ in range(trainer.epochs):
-            trainer.epoch()
-        parts.append(_curve(trainer.model, splits.test, constants, sigmas, samples, "erm", None))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return best_and_erm(get_task(constants["task"]), constants, sigmas, samples, best_checkpoint,
+                        best_trial_id, erm, threads, curve=_curve, train_erm=_train_erm)
+
+
+def _train_erm(task: Task, splits, constants: dict, device):
+    torch.manual_seed(int(constants["seed"]))
+    trainer = _trainer(task, task.build(), splits, constants, device)
+    for _ in range(trainer.epochs):
+        trainer.epoch()
+    return trainer.model
 
 
 TASK = Task(name="pennfudan_maskrcnn", model="maskrcnn", dataset="pennfudan", epochs=10, batch_size=2,

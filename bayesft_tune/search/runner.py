@@ -49,18 +49,24 @@ def _ray_environment() -> None:
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 
-def _connect(cfg: SearchConfig) -> bool:
-    """Join ``cfg.address`` or start a local Ray; returns True if this call started it."""
+def connect_ray(address: str | None = None) -> bool:
+    """Join ``address`` or start a local Ray (files under ``RAY_TMPDIR``); returns True if
+    this call started or joined it (the caller then shuts it down)."""
     import ray
 
+    _ray_environment()
     if ray.is_initialized():
         return False
     os.makedirs(os.environ["RAY_TMPDIR"], exist_ok=True)
-    if cfg.address:
-        ray.init(address=cfg.address, log_to_driver=False)
+    if address:
+        ray.init(address=address, log_to_driver=False)
     else:
         ray.init(include_dashboard=False, log_to_driver=False)
     return True
+
+
+def _connect(cfg: SearchConfig) -> bool:
+    return connect_ray(cfg.address)
 
 
 def _trial_constants(cfg: SearchConfig) -> dict:
