@@ -9,16 +9,16 @@ scored once, and the result is tidy, one row per (σ, sample): ``sigma``, ``samp
 
 from __future__ import annotations
 
-from typing import Iterable, Literal, Sequence
+from typing import Literal, Sequence
 
 import pandas as pd
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from bayesft_tune.drift import DriftModel, ParamFilter, get_drift
+from bayesft_tune.drift import DriftModel, ParamFilter
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.evaluation import DriftedCopy, _check_grid, _draw_noise, summarize_drift
+from bayesft_tune.evaluation import prepare_drift, run_loop, summarize_drift
 from bayesft_tune.pennfudan import collate_detection
 
 __all__ = ["DetectionTrainer", "detection_batches", "evaluate_detection_under_drift",
@@ -89,22 +89,10 @@ def evaluate_detection_under_drift(model: nn.Module, data: Dataset | DataLoader,
     """
     if iou_type not in ("bbox", "segm"):
         raise UserInputError(f"iou_type must be 'bbox' or 'segm'; got {iou_type!r}.")
-    grid = _check_grid(sigmas if isinstance(sigmas, Iterable) else [sigmas], samples)
-    drift_model = get_drift(drift)
-    dev = torch.device(device) if device is not None else next(model.parameters()).device
-    work = DriftedCopy(model, params, dev)
+    grid, drift_model, dev, work, gen = prepare_drift(model, sigmas, samples, drift, seed, params, device)
     batches = detection_batches(data, batch_size, dev)
-    gen = torch.Generator(device=dev).manual_seed(int(seed))
-    clean = score_detection(work.model, batches, iou_type) if 0.0 in grid else None
-    rows = []
-    for t in range(int(samples)):
-        noise = _draw_noise(drift_model, work, gen, 1)[0] if any(grid) else None
-        for s in grid:
-            if s == 0.0:
-                rows.append((s, t, *clean))
-                continue
-            work.set_drift(drift_model, noise, s)
-            rows.append((s, t, *score_detection(work.model, batches, iou_type)))
+    rows = run_loop(work, drift_model, grid, int(samples), gen, batches,
+                    score=lambda net, b: score_detection(net, b, iou_type))
     frame = pd.DataFrame(rows, columns=["sigma", "sample", "map", "map_50"])
     return frame.astype({"sigma": "float64", "sample": "int64", "map": "float64", "map_50": "float64"})
 

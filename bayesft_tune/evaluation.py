@@ -23,7 +23,8 @@ from torch.utils.data import DataLoader, Dataset
 from bayesft_tune.drift import DriftModel, ParamFilter, check_sigma, get_drift, select_parameters
 from bayesft_tune.errors import UserInputError
 
-__all__ = ["DEFAULT_SIGMAS", "DriftedCopy", "evaluate_under_drift", "summarize_drift"]
+__all__ = ["DEFAULT_SIGMAS", "DriftedCopy", "evaluate_under_drift", "prepare_drift", "run_loop",
+           "summarize_drift"]
 
 DEFAULT_SIGMAS: tuple[float, ...] = (0.0, 0.3, 0.6, 0.9, 1.2, 1.5)
 """The σ grid of the paper's robustness curves."""
@@ -146,10 +147,18 @@ def _draw_noise(drift: DriftModel, work: DriftedCopy, gen: torch.Generator, coun
     return torch.stack([drift.draw(c.numel(), gen, c.device, c.dtype) for _ in range(count)])
 
 
-def _run_loop(work: DriftedCopy, drift: DriftModel, grid: list[float], samples: int,
-              gen: torch.Generator, batches: Batches) -> list[tuple]:
+def run_loop(work: DriftedCopy, drift: DriftModel, grid: list[float], samples: int,
+             gen: torch.Generator, batches: list, score=_score_loop) -> list[tuple]:
+    """The Monte Carlo loop: one noise draw per sample, reused across the σ grid.
+
+    Args:
+        score: ``(model, batches) -> tuple of metrics``; default (loss, accuracy).
+
+    Returns:
+        Rows ``(sigma, sample, *metrics)``, sample-major.
+    """
     rows: list[tuple] = []
-    clean_score = _score_loop(work.model, batches) if 0.0 in grid else None
+    clean_score = score(work.model, batches) if 0.0 in grid else None
     for t in range(samples):
         noise = _draw_noise(drift, work, gen, 1)[0] if any(grid) else None
         for s in grid:
@@ -157,8 +166,18 @@ def _run_loop(work: DriftedCopy, drift: DriftModel, grid: list[float], samples: 
                 rows.append((s, t, *clean_score))
                 continue
             work.set_drift(drift, noise, s)
-            rows.append((s, t, *_score_loop(work.model, batches)))
+            rows.append((s, t, *score(work.model, batches)))
     return rows
+
+
+def prepare_drift(model: nn.Module, sigmas, samples: int, drift: str | DriftModel, seed: int,
+                  params: ParamFilter, device) -> tuple[list[float], DriftModel, torch.device,
+                                                        DriftedCopy, torch.Generator]:
+    """Validated σ grid, drift model, device, private drifted copy and seeded generator."""
+    grid = _check_grid(sigmas if isinstance(sigmas, Iterable) else [sigmas], samples)
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    gen = torch.Generator(device=dev).manual_seed(int(seed))
+    return grid, get_drift(drift), dev, DriftedCopy(model, params, dev), gen
 
 
 def _run_vmap(work: DriftedCopy, drift: DriftModel, grid: list[float], samples: int,
@@ -210,16 +229,12 @@ def evaluate_under_drift(model: nn.Module, data: Dataset | DataLoader,
         Tidy frame, one row per (σ, sample): ``sigma``, ``sample``, ``loss`` (mean
         cross-entropy, nats), ``accuracy`` (fraction correct), ordered sample-major.
     """
-    grid = _check_grid(sigmas if isinstance(sigmas, Iterable) else [sigmas], samples)
-    drift_model = get_drift(drift)
-    dev = torch.device(device) if device is not None else next(model.parameters()).device
-    work = DriftedCopy(model, params, dev)
+    grid, drift_model, dev, work, gen = prepare_drift(model, sigmas, samples, drift, seed, params, device)
     batches = _as_batches(data, batch_size, dev)
-    gen = torch.Generator(device=dev).manual_seed(int(seed))
     if _resolve_method(method, dev) == "vmap":
         rows = _run_vmap(work, drift_model, grid, int(samples), gen, batches, max(1, int(vmap_chunk)))
     else:
-        rows = _run_loop(work, drift_model, grid, int(samples), gen, batches)
+        rows = run_loop(work, drift_model, grid, int(samples), gen, batches)
     frame = pd.DataFrame(rows, columns=["sigma", "sample", "loss", "accuracy"])
     return frame.astype({"sigma": "float64", "sample": "int64", "loss": "float64",
                          "accuracy": "float64"})
