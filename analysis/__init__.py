@@ -10,11 +10,13 @@ from __future__ import annotations
 from analysis.figures import (FigureInfo, plot_convergence, plot_decision_boundaries,
                               plot_dropout_rates, plot_robustness)
 from analysis.report import key_table, main, markdown_table, write_report
-from analysis.tables import (Run, accuracy_at, auc, best_trials, convergence, difference_vs,
-                             load_run, load_runs, robustness_curves)
+from analysis.tables import (Run, accuracy_at, auc, difference_vs, load_run, load_runs,
+                             robustness_curves)
+from analysis.trials import Objective, best_trials, convergence, objective_of
 
 __all__ = [
     "FigureInfo",
+    "Objective",
     "Run",
     "accuracy_at",
     "auc",
@@ -26,6 +28,7 @@ __all__ = [
     "load_runs",
     "main",
     "markdown_table",
+    "objective_of",
     "plot_convergence",
     "plot_decision_boundaries",
     "plot_dropout_rates",

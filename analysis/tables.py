@@ -24,6 +24,8 @@ from bayesft_tune.schema import (SCHEMA_VERSION, TABLES, VERSION_KEY, conform,
                                  slot_columns)
 from bayesft_tune.storage import read_table, resolve
 
+from analysis.trials import best_trials, convergence
+
 __all__ = ["Run", "accuracy_at", "auc", "best_trials", "convergence", "difference_vs",
            "load_run", "load_runs", "robustness_curves"]
 
@@ -67,10 +69,11 @@ def _conform_known(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 def _check_version(fs: pafs.FileSystem, path: str) -> None:
     meta = pq.read_schema(path, filesystem=fs).metadata or {}
     found = meta.get(VERSION_KEY.encode())
-    if found is not None and int(found) != SCHEMA_VERSION:
+    if found is not None and int(found) > SCHEMA_VERSION:
         raise UserInputError(
-            f"{path} has table schema version {int(found)}, but this bayesft-tune reads version "
-            f"{SCHEMA_VERSION}; analyse it with the bayesft-tune version that wrote it.")
+            f"{path} has table schema version {int(found)}, but this bayesft-tune reads versions "
+            f"up to {SCHEMA_VERSION}; upgrade bayesft-tune (or analyse it with the version that "
+            "wrote it).")
 
 
 def _read(run_dir: str, table: str, required: bool) -> pd.DataFrame:
@@ -139,24 +142,6 @@ def load_runs(paths: Sequence[str | object], names: Sequence[str] | None = None)
         frame = pd.concat(frames, ignore_index=True).astype({"run": "string"})
         stacked[table] = frame[["run", *[c for c in frame.columns if c != "run"]]]
     return Run(source=", ".join(paths), **stacked)
-
-
-def _completed(trials: pd.DataFrame) -> pd.DataFrame:
-    """Completed trials with an objective (a missing status counts as not completed)."""
-    done = trials["status"].eq("completed").fillna(False).astype(bool)
-    return trials[done & trials["objective_mean"].notna().astype(bool)]
-
-
-def best_trials(trials: pd.DataFrame, k: int = 5) -> pd.DataFrame:
-    """The ``k`` completed trials with the lowest ``objective_mean`` (best first).
-
-    Raises:
-        UserInputError: ``k`` is not a positive integer.
-    """
-    if int(k) != k or k < 1:
-        raise UserInputError(f"k (number of trials) must be an integer >= 1; got k={k!r}.")
-    done = _completed(trials).sort_values(["objective_mean", "trial_id"], kind="stable")
-    return done.head(int(k)).reset_index(drop=True)
 
 
 def _keys(frame: pd.DataFrame) -> list[str]:
@@ -299,43 +284,3 @@ def difference_vs(robustness: pd.DataFrame, baseline: str = "erm",
         baseline_mean=both["accuracy_mean_b"], diff=diff, diff_se=se, dof=dof,
         ci_low=diff - half, ci_high=diff + half)
     return out.sort_values([*_keys(curves), "sigma"]).reset_index(drop=True)
-
-
-def _default_group(trials: pd.DataFrame) -> list[str]:
-    return [c for c in ("run", "searcher") if c in trials.columns]
-
-
-def convergence(trials: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.DataFrame:
-    """Best-so-far objective against trial number, per group.
-
-    Completed trials with a ``trial_index`` and an objective, in ``trial_index``
-    order; ``trial_number`` counts them from 1 within each group.
-
-    Args:
-        trials: a trials table.
-        by: grouping column(s); default ``run`` and/or ``searcher`` where present.
-
-    Returns:
-        Columns ``[by...,] trial_number, trial_index, trial_id, objective_mean, best_so_far``.
-
-    Raises:
-        UserInputError: a ``by`` column the table lacks.
-    """
-    groups = _default_group(trials) if by is None else ([by] if isinstance(by, str) else list(by))
-    missing = [c for c in groups if c not in trials.columns]
-    if missing:
-        raise UserInputError(f"by must name columns of the trials table; {missing} are not among "
-                             f"{list(trials.columns)}.")
-    done = _completed(trials)
-    done = done[done["trial_index"].notna().astype(bool)]
-    done = done.sort_values([*groups, "trial_index"], kind="stable")
-    cols = [*groups, "trial_index", "trial_id", "objective_mean"]
-    out = done[cols].reset_index(drop=True)
-    if groups:
-        grouped = out.groupby(groups, sort=False)
-        number, best = grouped.cumcount() + 1, grouped["objective_mean"].cummin()
-    else:
-        number, best = np.arange(1, len(out) + 1), out["objective_mean"].cummin()
-    out.insert(len(groups), "trial_number", number)
-    out["best_so_far"] = best
-    return out
