@@ -29,7 +29,7 @@ from bayesft_tune.errors import UserInputError
 
 __all__ = ["AblationVariant", "build_ablation_mlp", "default_variants", "main", "significance", "variant_rows"]
 
-ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU}
+from bayesft_tune.models import ACTIVATIONS  # noqa: E402  (one table of activations)
 NORMS = ("none", "batch", "layer", "instance", "group")
 
 

@@ -3,13 +3,19 @@
 Three tables live in a run directory:
 
 * ``trials.parquet`` - one row per trial (:data:`TRIALS`), plus one ``dropout_<slot>``
-  float64 column per dropout slot (:data:`SLOT_PREFIX`).
+  float64 column per dropout slot (:data:`SLOT_PREFIX`) and one ``width_<i>`` Int64
+  column per hidden width of the trial's network (:data:`WIDTH_PREFIX`).
 * ``history.parquet`` - one row per reported epoch per trial (:data:`HISTORY`).
 * ``robustness.parquet`` - accuracy/loss statistics over the σ grid per method
   (:data:`ROBUSTNESS`).
+* ``selection.parquet`` - the re-selection of the returned network among the top
+  trials (:data:`SELECTION`).
 
 Each file carries ``SCHEMA_VERSION`` in its Parquet key-value metadata under
 :data:`VERSION_KEY`. Bump the version whenever a column is renamed, retyped or removed.
+Version 2 added the objective's name and direction, the data seed and the knob columns;
+version-1 tables still read (missing columns are empty; their objective is the drifted
+loss, minimised).
 """
 
 from __future__ import annotations
@@ -18,13 +24,14 @@ import pandas as pd
 
 from bayesft_tune.errors import UserInputError
 
-__all__ = ["ABLATION", "ABLATION_TESTS", "HISTORY", "PARETO", "ROBUSTNESS", "SCHEMA_VERSION",
-           "SLOT_PREFIX", "STATUSES", "TABLES",
-           "TRIALS", "VERSION_KEY", "conform", "slot_columns"]
+__all__ = ["ABLATION", "ABLATION_TESTS", "COMPARE_TESTS", "HISTORY", "PARETO", "ROBUSTNESS", "SCHEMA_VERSION",
+           "SELECTION", "SLOT_PREFIX", "STATUSES", "TABLES", "TRIALS", "VERSION_KEY", "WIDTH_PREFIX",
+           "conform", "slot_columns", "width_columns"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 VERSION_KEY = "bayesft_tune.schema_version"
 SLOT_PREFIX = "dropout_"
+WIDTH_PREFIX = "width_"
 STATUSES = ("completed", "failed", "stopped_early", "running", "pending")
 """Final status of a trial in ``trials.parquet``."""
 
@@ -34,8 +41,10 @@ TRIALS: dict[str, str] = {
     "trial_index": "Int64",        # Ax trial index (missing if the searcher never saw it)
     "status": "string",            # one of STATUSES
     "task": "string",              # trainable/task name, e.g. "mnist_mlp"
-    "objective_mean": "float64",   # MC drifted loss at target_sigma (nats), mean over T
-    "objective_sem": "float64",    # its standard error
+    "objective_name": "string",    # "drifted_loss" (nats, at target_sigma) or "grid_accuracy" (fraction)
+    "objective_direction": "string",  # "min" or "max": which way is better
+    "objective_mean": "float64",   # the objective on the validation split, mean over T draws
+    "objective_sem": "float64",    # its standard error over the T draws
     "drifted_accuracy": "float64",  # mean accuracy at target_sigma (fraction)
     "drifted_accuracy_sem": "float64",
     "clean_accuracy": "float64",   # validation accuracy without drift (fraction)
@@ -45,9 +54,16 @@ TRIALS: dict[str, str] = {
     "wall_time_s": "float64",      # seconds from trial start to its last report
     "target_sigma": "float64",     # σ of the objective
     "samples": "Int64",            # Monte Carlo draws T
-    "seed": "Int64",               # seed of the trial's training and drift draws
+    "seed": "Int64",               # the run seed (training and drift draws use streams derived from it)
+    "data_seed": "Int64",          # seed of the train/val/test split
     "error": "string",             # error message if status == "failed"
-    "noise_injection": "float64",  # searched σ_train of noise injection (search_noise_injection), else missing
+    "noise_injection": "float64",  # σ_train of drifted-loss training (0: clean loss)
+    "activation": "string",        # activation of the trial's network (missing: the model's default)
+    "norm": "string",              # normalisation of the trial's network (missing: the model's default)
+    "lr": "float64",               # Adam step size
+    "weight_decay": "float64",     # L2 penalty
+    "parameter_count": "Int64",    # parameters of the trial's network
+    "parameters": "string",        # JSON object of the parameters Ax proposed (e.g. width ratios)
 }
 
 HISTORY: dict[str, str] = {
@@ -60,7 +76,36 @@ HISTORY: dict[str, str] = {
     "drifted_loss_sem": "float64",
     "drifted_accuracy": "float64",
     "drifted_accuracy_sem": "float64",
+    "objective_mean": "float64",   # the objective at this epoch (missing where not evaluated)
+    "objective_sem": "float64",
+    "drift_evaluated": "boolean",  # this epoch computed the MC drifted metrics (eval_epochs)
     "time_s": "float64",           # seconds since the trial started
+}
+
+SELECTION: dict[str, str] = {      # the returned network: top trials re-scored with fresh draws
+    "trial_id": "string",
+    "observed_rank": "Int64",      # 0 = best observed objective
+    "observed": "float64",         # objective the search saw (selection draws)
+    "reselected": "float64",       # objective re-measured on validation with fresh draws, final T
+    "reselected_sem": "float64",
+    "clean_accuracy": "float64",   # clean validation accuracy
+    "feasible": "boolean",         # meets the clean-accuracy guard
+    "chosen": "boolean",           # the network the search returns
+}
+
+COMPARE_TESTS: dict[str, str] = {  # bayesft-tune compare: paired differences vs the reference method
+    "method": "string",
+    "reference": "string",         # method every difference is taken against (e.g. "bayesft")
+    "metric": "string",            # "auc", "clean" or "acc@<σ>"
+    "n": "Int64",                  # paired seeds
+    "mean": "float64",             # the method's mean over seeds
+    "reference_mean": "float64",
+    "diff": "float64",             # mean of per-seed (method - reference)
+    "ci_low": "float64",           # 95 % t-interval of the mean difference
+    "ci_high": "float64",
+    "t_p_value": "float64",        # paired t-test
+    "wilcoxon_p_value": "float64",  # Wilcoxon signed-rank test (exact for small n)
+    "significant": "boolean",      # t_p_value < 0.05 and the CI excludes 0
 }
 
 ROBUSTNESS: dict[str, str] = {
@@ -113,13 +158,19 @@ ABLATION_TESTS: dict[str, str] = {  # Welch's t-test of each variant vs the refe
 }
 
 TABLES: dict[str, dict[str, str]] = {"trials": TRIALS, "history": HISTORY, "robustness": ROBUSTNESS,
-                                     "pareto": PARETO, "ablation": ABLATION,
-                                     "ablation_tests": ABLATION_TESTS}
+                                     "selection": SELECTION, "pareto": PARETO, "ablation": ABLATION,
+                                     "ablation_tests": ABLATION_TESTS, "compare_tests": COMPARE_TESTS}
 
 
 def slot_columns(frame: pd.DataFrame) -> list[str]:
     """The ``dropout_<slot>`` columns of a trials table, in order."""
     return [c for c in frame.columns if c.startswith(SLOT_PREFIX)]
+
+
+def width_columns(frame: pd.DataFrame) -> list[str]:
+    """The ``width_<i>`` columns of a trials table, in order."""
+    return sorted((c for c in frame.columns if c.startswith(WIDTH_PREFIX) and c[len(WIDTH_PREFIX):].isdigit()),
+                  key=lambda c: int(c[len(WIDTH_PREFIX):]))
 
 
 def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -136,6 +187,7 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     spec = dict(TABLES[table])
     if table == "trials":
         spec.update({c: "float64" for c in slot_columns(frame)})
+        spec.update({c: "Int64" for c in width_columns(frame)})
     extra = sorted(set(frame.columns) - set(spec))
     if extra:
         raise UserInputError(f"columns {extra} are not in the {table} schema "

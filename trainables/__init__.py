@@ -1,15 +1,13 @@
-"""Ray Tune trainables, one module per task; ``TASKS`` maps task names to their specs.
+"""Ray Tune trainables: the thin entry layer between Tune and :mod:`bayesft_tune.tasks`.
 
-Each module defines ``TASK`` (a :class:`Task`) and ``trainable`` (a Ray Tune function
-trainable). Tasks on other datasets are registered the same way.
+``run_trial`` trains any registered task (its config is ``TrialSpec.to_config(params)``);
+``compare_trial`` and ``ablation_trial`` are the trials of the ``compare`` and
+``ablation`` commands. Tasks are rows of :mod:`bayesft_tune.tasks.table`.
 """
 
 from __future__ import annotations
 
-from trainables import (cifar10_alexnet, cifar10_preact_resnet18, cifar10_resnet18, cifar10_vgg11,
-                        cifar10_vgg16, gtsrb_stn, mnist_lenet5, mnist_mlp, pennfudan_maskrcnn)
-from trainables._common import TASKS, Task, get_task, register_task, run_trial
+from bayesft_tune.tasks import TASKS, Task, get_task, register_task
+from trainables._common import run_trial
 
-__all__ = ["TASKS", "Task", "get_task", "register_task", "run_trial", "cifar10_alexnet",
-           "cifar10_preact_resnet18", "cifar10_resnet18", "cifar10_vgg11", "cifar10_vgg16", "gtsrb_stn",
-           "mnist_lenet5", "mnist_mlp", "pennfudan_maskrcnn"]
+__all__ = ["TASKS", "Task", "get_task", "register_task", "run_trial"]

@@ -1,4 +1,4 @@
-"""Trainable: Mask R-CNN (ResNet-50-FPN, random init) on PennFudanPed pedestrians.
+"""Trainable of ``pennfudan_maskrcnn``: Mask R-CNN (ResNet-50-FPN, random init) on PennFudanPed.
 
 Dropout slots are the RoI heads' (box head ``fc6``/``fc7``, mask head convs; see
 :mod:`bayesft_tune.zoo.detection`). The search's metric names are kept, with
@@ -16,91 +16,81 @@ import time
 import pandas as pd
 import torch
 
-from trainables._common import (Task, _report, _restore, cached_data, get_task,
-                                rates_from_config, register_task, scores_from_frame,
-                                set_threads_from_resources, trial_device)
+from bayesft_tune.detection import (DetectionTrainer, detection_batches, evaluate_detection_under_drift,
+                                    score_detection)
+from bayesft_tune.evaluation import summarize_drift
+from bayesft_tune.tasks.checkpoint import build_network, model_from_state
+from bayesft_tune.tasks.final import FinalJob
+from bayesft_tune.tasks.spec import TrialSpec
+from bayesft_tune.tasks.trial import cached_data, describe
+from trainables._common import report, restore, set_threads_from_resources, trial_device
+
+__all__ = ["detection_robustness", "train_detection"]
 
 
-def _as_classification(frame: pd.DataFrame) -> pd.DataFrame:
-    """Detection rows -> the classification column names: accuracy = mAP, loss = 1 - mAP."""
+def _drift_frame(model, data, spec: TrialSpec, sigmas, samples: int, seed: int) -> pd.DataFrame:
+    """Detection rows with the classification column names: accuracy = mAP, loss = 1 - mAP."""
+    frame = evaluate_detection_under_drift(model, data, sigmas, samples=samples, drift=spec.drift, seed=seed,
+                                           batch_size=spec.get_task().eval_batch_size)
     return frame.assign(accuracy=frame["map"], loss=1.0 - frame["map"])
 
 
-def _drift_frame(model, data, config: dict, sigmas, samples: int) -> pd.DataFrame:
-    from bayesft_tune.detection import evaluate_detection_under_drift
-
-    task = get_task(config["task"])
-    frame = evaluate_detection_under_drift(model, data, sigmas, samples=samples, drift=config["drift"],
-                                           seed=int(config["eval_seed"]), batch_size=task.eval_batch_size)
-    return _as_classification(frame)
-
-
-def _trainer(task: Task, model, splits, config: dict, device):
-    from bayesft_tune.detection import DetectionTrainer
-
-    return DetectionTrainer(model, splits.train, int(config["epochs"]), int(config["batch_size"]),
-                            float(config["lr"]), seed=int(config["seed"]), device=device)
+def _trainer(spec: TrialSpec, model, splits, device) -> DetectionTrainer:
+    return DetectionTrainer(model, splits.train, spec.epochs, spec.batch_size, spec.lr,
+                            seed=spec.train_seed, device=device)
 
 
 def train_detection(config: dict) -> None:
-    """Function trainable: train the dropout-augmented detector, report drifted mAP each epoch."""
-    from bayesft_tune.detection import detection_batches, score_detection
-    from bayesft_tune.dropout import add_dropout
-
+    """Function trainable: train the dropout-augmented detector, report drifted mAP on eval epochs."""
     start = time.perf_counter()
     set_threads_from_resources()
-    task, device = get_task(config["task"]), trial_device()
-    splits = cached_data(task.dataset, config.get("data_dir"), bool(config.get("download")),
-                         int(config["data_seed"]))
-    torch.manual_seed(int(config["seed"]))
-    model = add_dropout(task.build(), rates_from_config(task, config))
-    trainer = _trainer(task, model, splits, config, device)
-    _restore(trainer)
+    spec, device = TrialSpec.from_config(config), trial_device()
+    task, knobs = spec.get_task(), spec.knobs(config)
+    splits = cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
+    torch.manual_seed(spec.train_seed)
+    trainer = _trainer(spec, build_network(task, knobs), splits, device)
+    restore(trainer)
+    description = describe(task.slots(), knobs, spec.lr, trainer.model)
     val = detection_batches(splits.val, task.eval_batch_size, device)
-    sigmas = sorted({float(config["target_sigma"]), *map(float, config.get("objective_sigmas") or [])})
     while trainer.epochs_done < trainer.epochs:
         train_loss = trainer.epoch()
-        clean_map, _ = score_detection(model.eval(), val)
-        frame = _drift_frame(model, splits.val, config, sigmas, int(config["samples"]))
+        clean_map, _ = score_detection(trainer.model.eval(), val)
+        evaluated = trainer.epochs_done in spec.eval_epochs
         metrics = {"epoch": trainer.epochs_done, "train_loss": train_loss, "clean_loss": 1.0 - clean_map,
-                   "clean_accuracy": clean_map, **scores_from_frame(frame, config),
-                   "device": str(device), "time_s": time.perf_counter() - start}
-        _report(trainer, config, metrics)
+                   "clean_accuracy": clean_map, "drift_evaluated": evaluated, "device": str(device),
+                   **description}
+        if evaluated:
+            frame = _drift_frame(trainer.model, splits.val, spec, spec.objective.eval_sigmas,
+                                 spec.objective.samples, spec.select_seed)
+            metrics.update(spec.objective.score(frame))
+        metrics["time_s"] = time.perf_counter() - start
+        report(trainer, spec, knobs, metrics, evaluated)
 
 
-def _curve(model, data, constants: dict, sigmas, samples: int, method: str, trial_id) -> pd.DataFrame:
-    from bayesft_tune.evaluation import summarize_drift
-
-    out = summarize_drift(_drift_frame(model, data, constants, sigmas, samples))
+def _rows(model, data, job: FinalJob, method: str, trial_id) -> pd.DataFrame:
+    out = summarize_drift(_drift_frame(model, data, job.spec, list(job.sigmas), job.samples, job.test_seed))
     for i, (col, value) in enumerate((("method", method), ("trial_id", trial_id), ("split", "test"),
-                                      ("drift", constants["drift"]))):
+                                      ("drift", job.spec.drift))):
         out.insert(i, col, value)
     return out
 
 
-def detection_robustness(constants: dict, sigmas: list[float], samples: int, best_checkpoint,
-                         best_trial_id, erm: bool, threads: int = 1) -> pd.DataFrame:
-    """Robustness rows (schema ``ROBUSTNESS``; accuracy = mAP, loss = 1 - mAP) of the best
-    trial's checkpoint and, if ``erm``, of the same detector trained without dropout."""
-    from bayesft_tune.search.robustness import best_and_erm
-
-    return best_and_erm(get_task(constants["task"]), constants, sigmas, samples, best_checkpoint,
-                        best_trial_id, erm, threads, curve=_curve, train_erm=_train_erm)
-
-
-def _train_erm(task: Task, splits, constants: dict, device):
-    torch.manual_seed(int(constants["seed"]))
-    trainer = _trainer(task, task.build(), splits, constants, device)
-    for _ in range(trainer.epochs):
-        trainer.epoch()
-    return trainer.model
-
-
-TASK = Task(name="pennfudan_maskrcnn", model="maskrcnn", dataset="pennfudan", epochs=10, batch_size=2,
-            lr=0.005, eval_batch_size=4, model_kwargs={"backbone": "resnet50_fpn"},
-            smoke={"batch_size": 2, "eval_batch_size": 2,
-                   "model_kwargs": {"backbone": "tiny", "min_size": 64, "max_size": 96,
-                                    "mask_layers": (16, 16, 16, 16)}},
-            trainable=train_detection, robustness=detection_robustness,
-            description="Mask R-CNN ResNet-50-FPN (random init), PennFudanPed, 3 x H x W, SGD")
-trainable = register_task(TASK, train_detection)
+def detection_robustness(job: FinalJob) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Robustness rows (accuracy = mAP, loss = 1 - mAP) of the best observed trial and, if
+    ``job.erm``, of the same detector trained without dropout; no re-selection."""
+    torch.set_num_threads(max(1, job.threads))
+    spec, task = job.spec, job.spec.get_task()
+    splits = cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
+    parts, selection = [], pd.DataFrame()
+    if job.candidates:
+        best = job.candidates[0]
+        parts.append(_rows(model_from_state(best.state), splits.test, job, "bayesft", best.trial_id))
+        selection = pd.DataFrame([{"trial_id": best.trial_id, "observed_rank": 0, "observed": best.objective,
+                                   "chosen": True}])
+    if job.erm:
+        torch.manual_seed(spec.train_seed)
+        trainer = _trainer(spec, task.build(), splits, job.device)
+        for _ in range(trainer.epochs):
+            trainer.epoch()
+        parts.append(_rows(trainer.model.eval(), splits.test, job, "erm", None))
+    return (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()), selection

@@ -1,4 +1,7 @@
-"""Training methods compared in the paper (§IV): ERM, noise injection, AWP, FTNA, ReRAM-V, BayesFT.
+"""Training methods compared in the paper (§IV): ERM, noise injection, AWP, FTNA, ReRAM-V.
+
+Search-based methods (BayesFT, random search, the uniform-rate grid) run whole searches
+and live with the ``compare`` command.
 
 Select one by name with :func:`get_method`; every method's ``fit`` returns a network
 whose forward gives ``N x C`` class scores, so it is scored under drift with
@@ -14,9 +17,8 @@ from bayesft_tune.methods._awp import AWPTrainer, awp_perturbation, fit_awp
 from bayesft_tune.methods._ftna import (ECOCNet, assign_codes, confusion_matrix, fit_ftna, hard_decode,
                                         make_codebook, min_distance)
 from bayesft_tune.methods._reram_v import ReramVResult, fit_reram_v, reram_v_rounds
-from bayesft_tune.methods._bayesft import fit_bayesft, load_checkpoint_model
 
 __all__ = ["AWPTrainer", "ECOCNet", "Method", "MethodConfig", "ReramVResult", "assign_codes",
-           "awp_perturbation", "confusion_matrix", "fit_awp", "fit_bayesft", "fit_erm", "fit_ftna",
-           "fit_noise_injection", "fit_reram_v", "get_method", "hard_decode", "load_checkpoint_model",
+           "awp_perturbation", "confusion_matrix", "fit_awp", "fit_erm", "fit_ftna",
+           "fit_noise_injection", "fit_reram_v", "get_method", "hard_decode",
            "make_codebook", "method_names", "min_distance", "register_method", "reram_v_rounds"]

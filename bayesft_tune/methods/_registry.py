@@ -7,7 +7,6 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
-from torch.utils.data import TensorDataset
 
 from bayesft_tune.errors import UserInputError
 
@@ -81,14 +80,11 @@ class Method:
             a trained network whose forward gives per-class scores (argmax = prediction),
             so :func:`bayesft_tune.evaluation.evaluate_under_drift` scores it.
         description: one line for help texts.
-        needs_search: True if ``fit`` runs a whole search (``bayesft``): call it from the
-            driver, not from inside a Ray Tune trial.
     """
 
     name: str
     fit: Fit
     description: str
-    needs_search: bool = False
 
 
 _REGISTRY: dict[str, Method] = {}
@@ -121,10 +117,3 @@ def seeded_build(build: Callable[[], nn.Module], seed: int) -> nn.Module:
     """A fresh network initialised from ``torch.manual_seed(seed)``."""
     torch.manual_seed(int(seed))
     return build()
-
-
-def check_data(data: TensorDataset) -> None:
-    """Methods index ``TensorDataset`` tensors directly; reject anything else clearly."""
-    if not isinstance(data, TensorDataset):
-        raise UserInputError(f"methods train on in-memory TensorDatasets; got {type(data).__name__}. "
-                             "Load data with bayesft_tune.load_data.")

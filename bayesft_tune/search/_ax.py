@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import warnings
-from typing import Literal, Sequence
+from typing import Literal, Mapping, Sequence
+
+from bayesft_tune.tasks.space import ChoiceParam, Param, RangeParam
 
 Method = Literal["bo", "random"]
 
@@ -21,13 +21,29 @@ def quiet_ax() -> None:
     set_stderr_log_level(logging.ERROR)
 
 
-def make_client(parameters: dict[str, tuple[float, float]], objective: str, minimize: bool,
+def as_params(parameters: Sequence[Param] | Mapping[str, tuple[float, float]]) -> list[Param]:
+    """Typed parameters; a mapping ``name -> (low, high)`` means float ranges."""
+    if isinstance(parameters, Mapping):
+        return [RangeParam(n, float(lo), float(hi)) for n, (lo, hi) in parameters.items()]
+    return list(parameters)
+
+
+def _ax_parameter(p: Param):
+    from ax.api import ChoiceParameterConfig, RangeParameterConfig
+
+    if isinstance(p, ChoiceParam):
+        return ChoiceParameterConfig(name=p.name, values=list(p.values), parameter_type="str", is_ordered=False)
+    return RangeParameterConfig(name=p.name, bounds=(float(p.low), float(p.high)), parameter_type="float",
+                                scaling="log" if p.log else "linear")
+
+
+def make_client(parameters: Sequence[Param] | Mapping[str, tuple[float, float]], objective: str, minimize: bool,
                 constraints: Sequence[str], seed: int, method: Method,
                 initialization_budget: int | None, torch_device: str | None = None):
     """A configured Ax client.
 
     Args:
-        parameters: name -> (low, high) float bounds.
+        parameters: typed range/choice parameters (or name -> (low, high) float bounds).
         objective: metric to optimise.
         minimize: minimise (True) or maximise.
         constraints: Ax outcome-constraint strings, e.g. ``"clean_accuracy >= 0.9"``.
@@ -36,14 +52,11 @@ def make_client(parameters: dict[str, tuple[float, float]], objective: str, mini
         initialization_budget: Sobol trials before the GP (Ax default 5).
         torch_device: device of the GP fit and acquisition optimisation.
     """
-    from ax.api import Client, RangeParameterConfig
+    from ax.api import Client
 
     quiet_ax()
     client = Client(random_seed=seed)
-    client.configure_experiment(
-        parameters=[RangeParameterConfig(name=n, bounds=(float(lo), float(hi)), parameter_type="float")
-                    for n, (lo, hi) in parameters.items()],
-        name="bayesft")
+    client.configure_experiment(parameters=[_ax_parameter(p) for p in as_params(parameters)], name="bayesft")
     client.configure_optimization(objective=("-" if minimize else "") + objective,
                                   outcome_constraints=list(constraints) or None)
     client.set_generation_strategy(_generation_strategy(method, initialization_budget, seed, torch_device))
@@ -71,26 +84,3 @@ def _generation_strategy(method: Method, initialization_budget: int | None, seed
             if node.name == "MBM":
                 spec.generator_gen_kwargs = {"model_gen_options": {"optimizer_kwargs": ACQ_OPTIMIZER}}
     return gs
-
-
-def client_to_json(client) -> str:
-    """The client's full state (experiment, data, generation strategy) as JSON text."""
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "ax.json")
-        client.save_to_json_file(path)
-        with open(path) as f:
-            return f.read()
-
-
-def client_from_json(text: str, seed: int):
-    """Inverse of :func:`client_to_json`; the random seed (not serialised by Ax) is re-applied."""
-    from ax.api import Client
-
-    quiet_ax()
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "ax.json")
-        with open(path, "w") as f:
-            f.write(text)
-        client = Client.load_from_json_file(path)
-    client._random_seed = seed
-    return client

@@ -5,8 +5,6 @@
   :class:`ExtendedAxSearcher` puts it in every new trial's config
   (``warm_start_checkpoint``, ``warm_start_from``). A Checkpoint is a (filesystem,
   path) pair, so trials on other nodes read it from the run's storage (s3://, NFS...).
-* **Noise-injection strength** searched next to the dropout rates (parameter
-  ``noise_injection``, read by :func:`trainables._common.run_trial`).
 * **Multi-objective** Ax search (``-drifted_loss, clean_accuracy``) and its observed
   Pareto front as a table (schema ``PARETO``) and a PNG.
 """
@@ -33,19 +31,43 @@ MOO_THRESHOLDS = ("drifted_loss <= 1000.0", "clean_accuracy >= 0.0")
 """Explicit (loose) objective thresholds: the front keeps every observed non-dominated trial."""
 
 
+_BOARDS: dict[str, "BestCheckpointBoard"] = {}
+"""Boards of this driver process by key: the searcher finds its board here, also after Tune
+restored both (separately) on ``--resume``."""
+
+
 class BestCheckpointBoard(Callback):
     """Driver-side record of the best finished trial and its checkpoint.
 
     Args:
         metric: reported metric ranking trials.
         mode: ``"min"`` or ``"max"``.
+        key: the name the searcher looks the board up by (the run name).
     """
 
-    def __init__(self, metric: str = "drifted_loss", mode: str = "min") -> None:
-        self.metric, self.mode = metric, mode
+    def __init__(self, metric: str = "drifted_loss", mode: str = "min", key: str = "default") -> None:
+        self.metric, self.mode, self.key = metric, mode, key
         self.best: tuple[str, float, Any] | None = None  # (trial id, value, tune.Checkpoint)
+        self._seeded = False
+        _BOARDS[key] = self
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._seeded = False  # a restored board re-reads the finished trials
+        _BOARDS[self.key] = self
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        """After a resume, the trials that finished before it still count."""
+        if not self._seeded:
+            self._seeded = True
+            for trial in trials:
+                if trial.status == "TERMINATED":
+                    self._offer(trial)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info: Any) -> None:
+        self._offer(trial)
+
+    def _offer(self, trial) -> None:
         value = (trial.last_result or {}).get(self.metric)
         if trial.checkpoint is None or not isinstance(value, (int, float)) or not math.isfinite(value):
             return
@@ -59,14 +81,14 @@ class ExtendedAxSearcher(AxSearcher):
 
     Args:
         parameters: as for :class:`AxSearcher`.
-        board: a :class:`BestCheckpointBoard` (warm start); None: every trial from scratch.
+        board: key of a :class:`BestCheckpointBoard` (warm start); None: every trial from scratch.
         multi_objective: optimise ``-drifted_loss, clean_accuracy`` jointly in Ax (Tune's
             own metric stays ``metric``/``mode``).
         **kwargs: passed to :class:`AxSearcher`.
     """
 
-    def __init__(self, parameters: dict[str, tuple[float, float]], board: BestCheckpointBoard | None = None,
-                 multi_objective: bool = False, **kwargs: Any) -> None:
+    def __init__(self, parameters, board: str | None = None, multi_objective: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(parameters, **kwargs)
         self.board, self.multi_objective = board, bool(multi_objective)
 
@@ -85,7 +107,8 @@ class ExtendedAxSearcher(AxSearcher):
         config = super().suggest(trial_id)
         if config is None or self.board is None:
             return config
-        best = self.board.best
+        board = _BOARDS.get(self.board)
+        best = board.best if board is not None else None
         return {**config, "warm_start_checkpoint": None if best is None else best[2],
                 "warm_start_from": None if best is None else best[0]}
 
@@ -95,10 +118,6 @@ class ExtendedAxSearcher(AxSearcher):
             data["clean_accuracy"] = (float(result["clean_accuracy"]), 0.0)
         return data
 
-    def __getstate__(self) -> dict:
-        state = super().__getstate__()
-        state["board"] = None  # driver-side callback; rebuilt by the runner
-        return state
 
 
 def _newest_searcher_state(run_dir: str) -> dict | None:

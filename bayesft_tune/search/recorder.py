@@ -9,6 +9,7 @@ driver that dies leaves every finished trial and every reported epoch on disk; o
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -17,11 +18,20 @@ from typing import Any
 import pandas as pd
 from ray.tune import Callback
 
+from bayesft_tune.objective import Objective
+from bayesft_tune.schema import SLOT_PREFIX, WIDTH_PREFIX
 from bayesft_tune.search.searcher import TRIAL_INDEX_KEY
 from bayesft_tune.storage import read_table, write_table
+from bayesft_tune.tasks.spec import SPEC_KEY
+
+__all__ = ["RUN_DIR_ENV", "ParquetRecorder"]
 
 HISTORY_KEYS = ("train_loss", "clean_loss", "clean_accuracy", "drifted_loss", "drifted_loss_sem",
-                "drifted_accuracy", "drifted_accuracy_sem")
+                "drifted_accuracy", "drifted_accuracy_sem", "drift_evaluated")
+RUN_DIR_ENV = "BAYESFT_RUN_DIR"
+"""Set by the runner in the driver: the run directory this search writes to *now*. A
+resumed search restores the recorder from Tune's saved state, which holds the path the run
+had when it started; the run directory may since have been moved or copied."""
 
 
 class ParquetRecorder(Callback):
@@ -30,25 +40,25 @@ class ParquetRecorder(Callback):
     Args:
         run_dir: run directory (local path or URI).
         task: task name.
-        parameter_names: the ``dropout_<slot>`` search parameters.
-        metric: the searcher's objective metric (its mean/SEM fill ``objective_*``).
-        mode: ``"min"`` or ``"max"`` for ``metric``.
+        objective: the trials' objective (its mean/SEM fill ``objective_*``; name and
+            direction are recorded with every row).
         epochs: planned epochs; a trial ending earlier was stopped early.
-        constants: ``target_sigma``, ``samples`` and ``seed`` of the trials.
+        constants: ``target_sigma``, ``samples``, ``seed`` and ``data_seed`` of the trials.
         verbose: print a line per finished trial.
     """
 
-    def __init__(self, run_dir: str, task: str, parameter_names: list[str], metric: str,
-                 mode: str, epochs: int, constants: dict[str, Any], verbose: bool = True) -> None:
-        self.run_dir, self.task, self.names = run_dir, task, list(parameter_names)
-        self.metric, self.mode, self.epochs = metric, mode, int(epochs)
+    def __init__(self, run_dir: str, task: str, objective: Objective, epochs: int,
+                 constants: dict[str, Any], verbose: bool = True) -> None:
+        self.run_dir, self.task, self.objective = run_dir, task, objective
+        self.metric, self.mode, self.epochs = objective.name, objective.direction, int(epochs)
         self.constants, self.verbose = constants, verbose
         self.trials: dict[str, dict] = {}
         self.history: dict[tuple[str, int], dict] = {}
         self.best: float | None = None
 
     def setup(self, **info: Any) -> None:
-        """Reload tables a previous driver wrote (resume)."""
+        """Follow the run directory the runner names now; reload tables a previous driver wrote."""
+        self.run_dir = os.environ.get(RUN_DIR_ENV) or self.run_dir
         for table, store, key in (("trials", self.trials, lambda r: r["trial_id"]),
                                   ("history", self.history, lambda r: (r["trial_id"], int(r["epoch"])))):
             try:
@@ -62,7 +72,8 @@ class ParquetRecorder(Callback):
     def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info: Any) -> None:
         epoch = int(result.get("epoch", result.get("training_iteration", 0)))
         row = {"trial_id": trial.trial_id, "epoch": epoch, "time_s": result.get("time_total_s"),
-               **{k: result.get(k) for k in HISTORY_KEYS}}
+               **{k: result.get(k) for k in HISTORY_KEYS}, "objective_mean": result.get(self.metric),
+               "objective_sem": result.get(f"{self.metric}_sem")}
         self.history[(trial.trial_id, epoch)] = row
         # Written at once: the report carried a checkpoint, and a trial resumed from it
         # (after a driver loss) never reports this epoch again.
@@ -90,14 +101,17 @@ class ParquetRecorder(Callback):
         result, config = trial.last_result or {}, trial.config
         row = {
             "trial_id": trial.trial_id, "trial_index": config.get(TRIAL_INDEX_KEY), "status": status,
-            "task": self.task, "objective_mean": result.get(self.metric),
-            "objective_sem": result.get(f"{self.metric}_sem"),
+            "task": self.task, "objective_name": self.metric, "objective_direction": self.mode,
+            "objective_mean": result.get(self.metric), "objective_sem": result.get(f"{self.metric}_sem"),
             "drifted_accuracy": result.get("drifted_accuracy"),
             "drifted_accuracy_sem": result.get("drifted_accuracy_sem"),
             "clean_accuracy": result.get("clean_accuracy"), "clean_loss": result.get("clean_loss"),
             "train_loss": result.get("train_loss"), "epochs": result.get("epoch", 0),
             "wall_time_s": result.get("time_total_s"), "error": error, **self.constants,
-            **{name: config.get(name) for name in self.names},
+            **_knob_columns(result.get("knobs"), result.get("slots")),
+            "parameter_count": result.get("parameter_count"),
+            "parameters": json.dumps({k: v for k, v in config.items() if k not in (SPEC_KEY, TRIAL_INDEX_KEY)
+                                      and isinstance(v, (int, float, str))}, sort_keys=True),
         }
         self.trials[trial.trial_id] = row
         self.write()
@@ -122,13 +136,27 @@ class ParquetRecorder(Callback):
         if row["status"] == "completed" and _finite(value):
             pick = min if self.mode == "min" else max
             self.best = value if self.best is None else pick(self.best, value)
-        rates = ",".join(f"{row[n]:.2f}" for n in self.names if row.get(n) is not None)
+        rates = ",".join(f"{row[n]:.2f}" for n in row if n.startswith(SLOT_PREFIX) and _finite(row[n]))
+        widths = "-".join(str(row[n]) for n in row if n.startswith(WIDTH_PREFIX) and row[n] is not None)
+        extra = (f" widths={widths}" if widths else "") + (
+            f" σ_train={row['noise_injection']:.2f}" if _finite(row.get("noise_injection")) else "")
         shown = f"{value:.4f}±{row['objective_sem']:.4f}" if _finite(value) and _finite(
             row["objective_sem"]) else "n/a"
         done = sum(r["status"] in ("completed", "stopped_early", "failed") for r in self.trials.values())
-        print(f"[{done:>3}] trial {row['trial_id']} {row['status']:<13} dropout=({rates}) "
+        print(f"[{done:>3}] trial {row['trial_id']} {row['status']:<13} dropout=({rates}){extra} "
               f"{self.metric}={shown} clean_acc={_fmt(row['clean_accuracy'])} "
               f"best={_fmt(self.best)}", file=sys.stderr, flush=True)
+
+
+def _knob_columns(knobs: dict | None, slots: list | None) -> dict[str, Any]:
+    """Typed knob columns of a trial's reported ``knobs`` (``Knobs.to_dict``) and slot names."""
+    if not knobs:
+        return {}
+    out = {f"{SLOT_PREFIX}{s.replace('.', '_')}": float(r) for s, r in zip(slots or [], knobs["dropout"])}
+    out.update({f"{WIDTH_PREFIX}{i}": int(w) for i, w in enumerate(knobs.get("widths") or [], start=1)})
+    out.update({"noise_injection": knobs.get("noise"), "activation": knobs.get("activation"),
+                "norm": knobs.get("norm"), "lr": knobs.get("lr"), "weight_decay": knobs.get("weight_decay")})
+    return out
 
 
 def _finite(v: Any) -> bool:

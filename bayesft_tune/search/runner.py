@@ -1,33 +1,52 @@
-"""Run a BayesFT search on Ray Tune and write its Parquet tables."""
+"""Run a search on Ray Tune: ERM reference, trials, re-selection and the test table.
+
+    outcome = run_search(SearchConfig(trials=30))        # or resume_search(run_dir)
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
 from dataclasses import dataclass
 
 import pandas as pd
+import ray
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
 
+from bayesft_tune.errors import UserInputError
+from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
-from bayesft_tune.storage import join, read_table, write_table
+from bayesft_tune.search.extensions import BestCheckpointBoard, ExtendedAxSearcher, pareto_table, plot_pareto
+from bayesft_tune.search.interrupt import remember_run_dir
+from bayesft_tune.search.preflight import check_resources, check_storage_writable
+from bayesft_tune.search.recorder import RUN_DIR_ENV, ParquetRecorder
+from bayesft_tune.search.searcher import AxSearcher
+from bayesft_tune.search.session import ray_session
+from bayesft_tune.seeds import stream_seed
+from bayesft_tune.storage import join, read_table, resolve, write_table
+from bayesft_tune.tasks.checkpoint import load_state
+from bayesft_tune.tasks.final import Candidate, FinalJob, Reference, run_final, train_reference
+from bayesft_tune.tasks.spec import TrialSpec
+from trainables import run_trial
+from trainables._common import resolve
 
-__all__ = ["SearchOutcome", "resume_search", "run_search"]
-
-STATE_FILE = "search_config.json"
+__all__ = ["SearchOutcome", "best_trial", "eval_epochs", "resume_search", "run_search"]
 
 
 @dataclass(frozen=True)
 class SearchOutcome:
-    """What a finished search leaves: its run directory and tables.
+    """What a finished search leaves.
 
     Attributes:
-        run_dir: local path or URI holding trials/history/robustness.parquet.
-        best: the best observed trial's row of ``trials`` (None if none completed).
-        trials, robustness: the tables as written.
+        run_dir: local path or URI holding the tables.
+        best: the returned trial's row of ``trials`` (None if none completed).
+        trials, robustness, selection: the tables as written.
+        reference_clean_accuracy: the ERM reference's clean validation accuracy (or NaN).
         wall_time_s: seconds from start to tables written.
         searcher_seconds: time the Ax searcher spent generating points (in the driver).
-        best_checkpoint: the best trial's ``tune.Checkpoint`` (None if none completed).
         pareto: the observed Pareto front (``multi_objective`` searches; else None).
     """
 
@@ -35,220 +54,143 @@ class SearchOutcome:
     best: dict | None
     trials: pd.DataFrame
     robustness: pd.DataFrame
+    selection: pd.DataFrame
+    reference_clean_accuracy: float
     wall_time_s: float
     searcher_seconds: float
-    best_checkpoint: object = None
     pareto: pd.DataFrame | None = None
 
 
-def _ray_environment() -> None:
-    """Keep Ray's files out of its default temp dir and its console output short."""
-    os.environ.setdefault("RAY_TMPDIR", os.path.join(tempfile.gettempdir(), "bayesft-ray"))
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+def eval_epochs(cfg: SearchConfig, epochs: int) -> tuple[int, ...]:
+    """Epochs that compute the MC objective: every ``eval_every``-th, ASHA's rungs, the last."""
+    out = {epochs}
+    if cfg.eval_every:
+        out |= set(range(cfg.eval_every, epochs + 1, cfg.eval_every))
+    if cfg.scheduler == "asha":
+        rung = max(1, epochs // 4)
+        while rung < epochs:
+            out.add(rung)
+            rung *= 2
+    return tuple(sorted(out))
 
 
-def connect_ray(address: str | None = None) -> bool:
-    """Join ``address`` or start a local Ray (files under ``RAY_TMPDIR``); returns True if
-    this call started or joined it (the caller then shuts it down)."""
-    import ray
-
-    _ray_environment()
-    if ray.is_initialized():
-        return False
-    os.makedirs(os.environ["RAY_TMPDIR"], exist_ok=True)
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(include_dashboard=False, log_to_driver=False)
-    return True
+def _spec(cfg: SearchConfig) -> TrialSpec:
+    epochs = cfg.trial_spec().epochs
+    return cfg.trial_spec(eval_epochs(cfg, epochs))
 
 
-def _connect(cfg: SearchConfig) -> bool:
-    return connect_ray(cfg.address)
+def _min_clean(cfg: SearchConfig, reference: Reference | None) -> float | None:
+    """The clean-accuracy floor: the user's, and ERM's minus the guard; the higher wins."""
+    floors = [cfg.min_clean_accuracy] if cfg.min_clean_accuracy is not None else []
+    if reference is not None and cfg.clean_guard is not None:
+        floors.append(round(reference.clean_accuracy - cfg.clean_guard, 6))
+    return max(floors) if floors else None
 
 
-def _trial_constants(cfg: SearchConfig) -> dict:
-    """Config every trial shares (the searcher adds the dropout rates)."""
-    from trainables import get_task
-
-    task = get_task(cfg.task)
-    return {"task": cfg.task, "epochs": cfg.epochs or task.epochs,
-            "batch_size": cfg.batch_size or task.batch_size, "lr": cfg.lr or task.lr,
-            "target_sigma": cfg.target_sigma, "samples": cfg.samples, "drift": cfg.drift,
-            "seed": cfg.seed, "eval_seed": cfg.seed + 10_007, "data_seed": cfg.seed,
-            "data_dir": os.path.abspath(cfg.data_dir) if cfg.data_dir else None,
-            "download": cfg.download,
-            "objective_sigmas": list(cfg.objective_sigmas) if cfg.objective == "grid_accuracy" else []}
-
-
-def _metric(cfg: SearchConfig) -> tuple[str, str]:
-    return ("drifted_loss", "min") if cfg.objective == "drifted_loss" else ("grid_accuracy", "max")
-
-
-def _searcher(cfg: SearchConfig, board=None):
-    from bayesft_tune.search.searcher import AxSearcher
-    from trainables import get_task
-
-    metric, mode = _metric(cfg)
-    constraints = [f"clean_accuracy >= {cfg.min_clean_accuracy}"] if cfg.min_clean_accuracy else []
-    names = get_task(cfg.task).parameter_names()
-    parameters = {n: cfg.bounds for n in names}
-    kwargs = dict(metric=metric, mode=mode, outcome_constraints=constraints,
+def _searcher(cfg: SearchConfig, spec: TrialSpec, floor: float | None, board: str | None) -> AxSearcher:
+    obj = spec.objective
+    kwargs = dict(metric=obj.name, mode=obj.direction, sem_metric=obj.sem_metric,
+                  outcome_constraints=[f"clean_accuracy >= {floor}"] if floor is not None else [],
                   max_concurrent=cfg.concurrency, seed=cfg.seed, method=cfg.method,
                   initialization_budget=cfg.initialization_budget)
-    if not (board is not None or cfg.search_noise_injection or cfg.multi_objective):
+    parameters = spec.space.parameters(spec.get_task())
+    if board is None and not cfg.multi_objective:
         return AxSearcher(parameters, **kwargs)
-    from bayesft_tune.search.extensions import ExtendedAxSearcher
-
-    if cfg.search_noise_injection:
-        parameters["noise_injection"] = tuple(cfg.noise_injection_bounds)
     return ExtendedAxSearcher(parameters, board=board, multi_objective=cfg.multi_objective, **kwargs)
 
 
-def _trainable(cfg: SearchConfig):
-    from ray import tune
-
-    from trainables import run_trial
-
-    return tune.with_resources(run_trial, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
-
-
-def _storage(path: str) -> str:
-    return path if "://" in path else os.path.abspath(path)
-
-
-def _tuner(cfg: SearchConfig, run_name: str, recorder):
-    from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-
-    metric, mode = _metric(cfg)
-    epochs = _trial_constants(cfg)["epochs"]
-    scheduler = (ASHAScheduler(time_attr="training_iteration", max_t=epochs,
-                               grace_period=max(1, epochs // 4), reduction_factor=2)
+def _tuner(cfg: SearchConfig, spec: TrialSpec, name: str, run_dir: str, floor: float | None) -> tune.Tuner:
+    obj = spec.objective
+    scheduler = (ASHAScheduler(time_attr="training_iteration", max_t=spec.epochs,
+                               grace_period=max(1, spec.epochs // 4), reduction_factor=2)
                  if cfg.scheduler == "asha" else None)
-    board = None
-    if cfg.mode == "warm_start":
-        from bayesft_tune.search.extensions import BestCheckpointBoard
-
-        board = BestCheckpointBoard(metric, mode)
+    board = BestCheckpointBoard(obj.name, obj.direction, key=name) if cfg.mode == "warm_start" else None
+    recorder = ParquetRecorder(run_dir, cfg.task, obj, spec.epochs,
+                               {"target_sigma": cfg.target_sigma, "samples": cfg.samples, "seed": cfg.seed,
+                                "data_seed": cfg.data_seed}, verbose=cfg.verbose)
     return tune.Tuner(
-        _trainable(cfg), param_space=_trial_constants(cfg),
-        tune_config=tune.TuneConfig(search_alg=_searcher(cfg, board), scheduler=scheduler,
-                                    num_samples=cfg.trials, metric=metric, mode=mode,
-                                    reuse_actors=True),
-        run_config=tune.RunConfig(name=run_name, storage_path=_storage(cfg.storage_path),
+        tune.with_resources(run_trial, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}),
+        param_space=spec.to_config(),
+        tune_config=tune.TuneConfig(search_alg=_searcher(cfg, spec, floor, board and name), scheduler=scheduler,
+                                    num_samples=cfg.trials, metric=obj.name, mode=obj.direction,
+                                    reuse_actors=True, trial_dirname_creator=_trial_dirname),
+        run_config=tune.RunConfig(name=name, storage_path=rundir.storage_root(cfg.storage_path),
                                   failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                                   verbose=0, callbacks=[recorder, *([board] if board else [])]))
 
 
-def _recorder(cfg: SearchConfig, run_dir: str):
-    from bayesft_tune.search.recorder import ParquetRecorder
-    from trainables import get_task
-
-    metric, mode = _metric(cfg)
-    constants = _trial_constants(cfg)
-    names = get_task(cfg.task).parameter_names() + (["noise_injection"] if cfg.search_noise_injection else [])
-    return ParquetRecorder(run_dir, cfg.task, names, metric, mode,
-                           constants["epochs"],
-                           {"target_sigma": cfg.target_sigma, "samples": cfg.samples, "seed": cfg.seed},
-                           verbose=cfg.verbose)
+def _trial_dirname(trial) -> str:
+    return f"trial_{trial.trial_id}"
 
 
-def best_trial(trials: pd.DataFrame, cfg: SearchConfig) -> dict | None:
-    """Best *observed* completed trial (meeting the clean-accuracy constraint if any)."""
+def best_trial(trials: pd.DataFrame, direction: str, floor: float | None = None) -> dict | None:
+    """Best *observed* completed trial meeting the clean-accuracy floor (if any)."""
     done = trials[trials.status == "completed"].dropna(subset=["objective_mean"])
-    if cfg.min_clean_accuracy is not None:
-        done = done[done.clean_accuracy >= cfg.min_clean_accuracy]
+    if floor is not None and (done.clean_accuracy >= floor).any():
+        done = done[done.clean_accuracy >= floor]
     if done.empty:
         return None
-    _, mode = _metric(cfg)
-    row = done.loc[done.objective_mean.idxmin() if mode == "min" else done.objective_mean.idxmax()]
-    return row.to_dict()
+    return done.sort_values("objective_mean", ascending=direction == "min").iloc[0].to_dict()
 
 
-def _best_checkpoint(grid, best: dict | None):
-    if best is None:
+def _candidates(cfg: SearchConfig, spec: TrialSpec, trials: pd.DataFrame, grid, floor) -> tuple[Candidate, ...]:
+    done = trials[trials.status == "completed"].dropna(subset=["objective_mean"])
+    if floor is not None and (done.clean_accuracy >= floor).any():
+        done = done[done.clean_accuracy >= floor]
+    top = done.sort_values("objective_mean", ascending=spec.objective.direction == "min").head(cfg.reselect_top_k)
+    checkpoints = {r.metrics.get("trial_id"): r.checkpoint for r in grid if r.checkpoint is not None}
+    out = []
+    for row in top.itertuples():
+        if row.trial_id in checkpoints:
+            with checkpoints[row.trial_id].as_directory() as d:
+                out.append(Candidate(str(row.trial_id), float(row.objective_mean), load_state(d)))
+    return tuple(out)
+
+
+def _final(cfg: SearchConfig, spec: TrialSpec, candidates, reference, floor) -> tuple[pd.DataFrame, pd.DataFrame]:
+    job = FinalJob(spec, candidates, cfg.erm_baseline, reference, tuple(cfg.robustness_sigmas),
+                   cfg.robustness_samples, stream_seed(cfg.seed, "reselect"), stream_seed(cfg.seed, "test"),
+                   floor, threads=max(1, int(cfg.cpus_per_trial)))
+    task = spec.get_task()
+    final = resolve(task.robustness) if task.robustness else run_final
+    remote = ray.remote(num_cpus=cfg.cpus_per_trial, num_gpus=cfg.gpus_per_trial)(final)
+    return ray.get(remote.remote(job))
+
+
+def _reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Reference | None:
+    """The ERM reference: trained once per run (in a Ray worker) and kept in the run directory."""
+    if spec.get_task().kind != "classification" or not (cfg.erm_baseline or cfg.clean_guard is not None):
         return None
-    return next((r.checkpoint for r in grid if r.metrics.get("trial_id") == best["trial_id"]), None)
+    saved = rundir.load_reference(run_dir)
+    if saved is not None:
+        return saved
+    remote = ray.remote(num_cpus=cfg.cpus_per_trial, num_gpus=cfg.gpus_per_trial)(train_reference)
+    reference = ray.get(remote.remote(spec, "cpu", max(1, int(cfg.cpus_per_trial))))
+    rundir.save_reference(reference, run_dir)
+    return reference
 
 
-def _final_robustness(cfg: SearchConfig, grid, best: dict | None) -> pd.DataFrame:
-    import ray
-
-    from bayesft_tune.search.robustness import robustness_job
-
-    checkpoint = _best_checkpoint(grid, best)
-    job = ray.remote(num_cpus=cfg.cpus_per_trial, num_gpus=cfg.gpus_per_trial)(robustness_job)
-    ref = job.remote(_trial_constants(cfg), list(cfg.robustness_sigmas), cfg.robustness_samples,
-                     checkpoint, None if best is None else best["trial_id"], cfg.erm_baseline,
-                     max(1, int(cfg.cpus_per_trial)))
-    return ray.get(ref)
-
-
-def _save_config(cfg: SearchConfig, run_dir: str) -> None:
-    import json
-
-    from bayesft_tune.storage import resolve
-
-    fs, root = resolve(run_dir)
-    fs.create_dir(root, recursive=True)
-    with fs.open_output_stream(f"{root}/{STATE_FILE}") as f:
-        f.write(json.dumps(cfg.to_dict(), indent=2).encode())
-
-
-def load_config(run_dir: str, **overrides) -> SearchConfig:
-    """The config a search saved in its run directory (for ``--resume``)."""
-    import json
-
-    from bayesft_tune.errors import UserInputError
-    from bayesft_tune.storage import resolve
-
-    fs, root = resolve(run_dir)
-    try:
-        with fs.open_input_stream(f"{root}/{STATE_FILE}") as f:
-            values = json.loads(f.read().decode())
-    except (OSError, FileNotFoundError) as err:
-        raise UserInputError(f"{run_dir!r} is not a search run directory (no {STATE_FILE}): {err}. "
-                             "Pass the directory a search printed as its run directory.") from err
-    return SearchConfig.from_dict({**values, **overrides})
-
-
-def searcher_seconds(run_dir: str) -> float:
-    """Generation time recorded in the newest searcher state Tune saved in the run directory."""
-    import pickle
-
-    from pyarrow import fs as pafs
-
-    from bayesft_tune.storage import resolve
-
-    fs, root = resolve(run_dir)
-    states = sorted(i.path for i in fs.get_file_info(pafs.FileSelector(root))
-                    if i.base_name.startswith("searcher-state-"))
-    if not states:
-        return float("nan")
-    with fs.open_input_stream(states[-1]) as f:
-        return float(sum(pickle.loads(f.read()).get("generation_seconds", [])))
-
-
-def _finish(cfg: SearchConfig, run_dir: str, grid, started: float) -> SearchOutcome:
+def _finish(cfg: SearchConfig, spec: TrialSpec, run_dir: str, grid, reference, floor, started) -> SearchOutcome:
+    if not grid or all(r.error is not None for r in grid):
+        first = next((str(r.error).strip().splitlines()[-1] for r in grid if r.error is not None), "no trial ran")
+        raise UserInputError(f"every trial of the search failed; the first error: {first}. See the error "
+                             f"column of {join(run_dir, 'trials.parquet')}.")
     trials = read_table(run_dir, "trials")
-    best = best_trial(trials, cfg)
-    robustness = _final_robustness(cfg, grid, best)
-    if not robustness.empty:
-        write_table(robustness, run_dir, "robustness")
+    robustness, selection = _final(cfg, spec, _candidates(cfg, spec, trials, grid, floor), reference, floor)
+    for frame, table in ((robustness, "robustness"), (selection, "selection")):
+        if not frame.empty:
+            write_table(frame, run_dir, table)
+    chosen = selection[selection.chosen].trial_id.iloc[0] if not selection.empty else None
+    best = trials[trials.trial_id == chosen].iloc[0].to_dict() if chosen is not None else None
     pareto = _write_pareto(cfg, run_dir, trials) if cfg.multi_objective else None
-    return SearchOutcome(run_dir, best, trials, robustness, time.perf_counter() - started,
-                         searcher_seconds(run_dir), _best_checkpoint(grid, best), pareto)
+    return SearchOutcome(run_dir, best, trials, robustness, selection,
+                         reference.clean_accuracy if reference else math.nan, time.perf_counter() - started,
+                         rundir.searcher_seconds(run_dir), pareto)
 
 
 def _write_pareto(cfg: SearchConfig, run_dir: str, trials: pd.DataFrame) -> pd.DataFrame:
     """``pareto.parquet`` and ``pareto.png`` of a multi-objective search."""
-    from bayesft_tune.search.extensions import pareto_table, plot_pareto
-    from bayesft_tune.storage import resolve
-
     pareto = pareto_table(run_dir, trials, cfg.seed)
     if not pareto.empty:
         write_table(pareto, run_dir, "pareto")
@@ -260,43 +202,54 @@ def _write_pareto(cfg: SearchConfig, run_dir: str, trials: pd.DataFrame) -> pd.D
     return pareto
 
 
-def run_search(cfg: SearchConfig) -> SearchOutcome:
-    """Run a BayesFT search to completion and write its three Parquet tables.
+def _run(cfg: SearchConfig, run_dir: str, fit, started: float) -> SearchOutcome:
+    """Shared by a new and a resumed search, inside a Ray session."""
+    check_resources(cfg.cpus_per_trial, cfg.gpus_per_trial)
+    spec = _spec(cfg)
+    reference = _reference(cfg, spec, run_dir)
+    floor = _min_clean(cfg, reference)
+    os.environ[RUN_DIR_ENV] = run_dir
+    try:
+        grid = fit(spec, floor)
+    finally:
+        os.environ.pop(RUN_DIR_ENV, None)
+    return _finish(cfg, spec, run_dir, grid, reference, floor, started)
 
-    Starts a local Ray (or joins ``cfg.address``), runs ``cfg.trials`` trials with an
-    :class:`AxSearcher`, and writes ``trials.parquet`` and ``history.parquet`` as trials
-    finish, then ``robustness.parquet`` (best trial vs ERM over the σ grid).
+
+def run_search(cfg: SearchConfig) -> SearchOutcome:
+    """Run a search to completion and write its Parquet tables.
+
+    Starts a local Ray (or joins ``cfg.address``), trains the ERM reference, runs
+    ``cfg.trials`` trials, re-scores the top trials with fresh validation draws and
+    writes ``trials``, ``history``, ``selection`` and ``robustness`` (returned network vs
+    ERM on the test split, independent draws).
+
+    Raises:
+        UserInputError: the run name is taken (use ``resume_search``), storage is not
+            writable, the cluster lacks the resources, or every trial failed.
     """
-    _ray_environment()
     started = time.perf_counter()
     name = cfg.name or time.strftime("search-%Y%m%d-%H%M%S")
-    run_dir = join(_storage(cfg.storage_path), name)
-    _save_config(cfg, run_dir)
-    owns_ray = _connect(cfg)
-    try:
-        grid = _tuner(cfg, name, _recorder(cfg, run_dir)).fit()
-        return _finish(cfg, run_dir, grid, started)
-    finally:
-        if owns_ray:
-            import ray
-
-            ray.shutdown()
+    run_dir = join(rundir.storage_root(cfg.storage_path), name)
+    rundir.refuse_existing(run_dir, name)
+    check_storage_writable(run_dir)
+    rundir.save_config(cfg, run_dir)
+    remember_run_dir(run_dir)
+    with ray_session(cfg.address):
+        return _run(cfg, run_dir, lambda spec, floor: _tuner(cfg, spec, name, run_dir, floor).fit(), started)
 
 
 def resume_search(run_dir: str, address: str | None = None) -> SearchOutcome:
-    """Continue an interrupted search: Tune restores its trials, the searcher its Ax state."""
-    from ray import tune
-
-    _ray_environment()
+    """Continue an interrupted search where its run directory lives now (moved or copied
+    directories included): Tune restores its trials, the searcher its Ax state."""
     started = time.perf_counter()
-    cfg = load_config(run_dir, address=address)
-    owns_ray = _connect(cfg)
-    try:
-        tuner = tune.Tuner.restore(_storage(run_dir), trainable=_trainable(cfg), resume_errored=True)
-        grid = tuner.fit()
-        return _finish(cfg, run_dir, grid, started)
-    finally:
-        if owns_ray:
-            import ray
+    run_dir = rundir.storage_root(run_dir)
+    cfg = rundir.load_config(run_dir, address=address)
+    remember_run_dir(run_dir)
 
-            ray.shutdown()
+    def fit(spec: TrialSpec, floor):
+        trainable = tune.with_resources(run_trial, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
+        return tune.Tuner.restore(run_dir, trainable=trainable, resume_errored=True).fit()
+
+    with ray_session(cfg.address):
+        return _run(cfg, run_dir, fit, started)

@@ -17,7 +17,8 @@ from typing import Any, Sequence
 from ray.tune.search import Searcher
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.search._ax import Method, client_from_json, client_to_json, make_client
+from bayesft_tune.search._ax import Method, as_params, make_client
+from bayesft_tune.tasks.space import Param, RangeParam
 
 __all__ = ["AxSearcher", "TRIAL_INDEX_KEY"]
 
@@ -29,7 +30,7 @@ class AxSearcher(Searcher):
     """Gaussian-process Bayesian optimisation of a noisy metric with Ax.
 
     Args:
-        parameters: search-space name -> ``(low, high)`` float bounds.
+        parameters: typed range/choice parameters, or a mapping name -> ``(low, high)``.
         metric: objective reported by the trainable (e.g. ``"drifted_loss"``).
         mode: ``"min"`` or ``"max"``.
         sem_metric: reported standard error of ``metric`` (passed to Ax as SEM);
@@ -43,7 +44,7 @@ class AxSearcher(Searcher):
         torch_device: where Ax fits the GP (None: CPU).
     """
 
-    def __init__(self, parameters: dict[str, tuple[float, float]], metric: str = "drifted_loss",
+    def __init__(self, parameters: Sequence[Param] | dict[str, tuple[float, float]], metric: str = "drifted_loss",
                  mode: str = "min", sem_metric: str | None = None,
                  outcome_constraints: Sequence[str] = (), max_concurrent: int = 1, seed: int = 0,
                  method: Method = "bo", initialization_budget: int | None = None,
@@ -52,11 +53,12 @@ class AxSearcher(Searcher):
             raise UserInputError(f"mode must be 'min' or 'max'; got {mode!r}.")
         if int(max_concurrent) < 1:
             raise UserInputError(f"max_concurrent must be >= 1; got {max_concurrent!r}.")
-        for name, (lo, hi) in parameters.items():
-            if not lo < hi:
-                raise UserInputError(f"bounds of {name!r} must satisfy low < high; got ({lo}, {hi}).")
+        params = as_params(parameters)
+        for p in params:
+            if isinstance(p, RangeParam) and not p.low < p.high:
+                raise UserInputError(f"bounds of {p.name!r} must satisfy low < high; got ({p.low}, {p.high}).")
         super().__init__(metric=metric, mode=mode)
-        self.parameters = {k: (float(lo), float(hi)) for k, (lo, hi) in parameters.items()}
+        self.parameters = params
         self.sem_metric = sem_metric or f"{metric}_sem"
         self.outcome_constraints = list(outcome_constraints)
         self.max_concurrent, self.seed, self.method = int(max_concurrent), int(seed), method
@@ -78,9 +80,6 @@ class AxSearcher(Searcher):
                                        self.outcome_constraints, self.seed, self.method,
                                        self.initialization_budget, self.torch_device)
         return self._client
-
-    def _constraint_metric_names(self) -> list[str]:
-        return [c.replace(">=", " ").replace("<=", " ").split()[0] for c in self.outcome_constraints]
 
     # ---- Tune hooks ----------------------------------------------------------------
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict,
@@ -181,10 +180,6 @@ class AxSearcher(Searcher):
         params, values, index, _ = self.client.get_best_parameterization(use_model_predictions=False)
         return dict(params), float(values[self.metric][0]), int(index)
 
-    def trial_index(self, trial_id: str) -> int | None:
-        """Ax trial index of a Tune trial (None if never suggested here)."""
-        return self._index.get(trial_id)
-
     def __getstate__(self) -> dict:
         """Searcher state with the Ax client pickled (60x faster than Ax's JSON here, and
         Tune saves searcher state after almost every result); cached until it changes."""
@@ -205,18 +200,11 @@ class AxSearcher(Searcher):
 
     def __setstate__(self, state: dict) -> None:
         blob = state.pop("_client_bytes", None)
-        text = state.pop("_client_json", None)  # states written by earlier versions
         self.__dict__.update(state)
-        self._client = pickle.loads(blob) if blob is not None else (
-            client_from_json(text, self.seed) if text is not None else None)
-
-    def export_json(self, path: str) -> None:
-        """Write the Ax experiment in Ax's own JSON format (``Client.load_from_json_file``)."""
-        with open(path, "w") as f:
-            f.write(client_to_json(self.client))
+        self._client = pickle.loads(blob) if blob is not None else None
 
     def save(self, checkpoint_path: str) -> None:
-        """Pickle the searcher, Ax state (JSON) included."""
+        """Pickle the searcher, Ax client included."""
         with open(checkpoint_path, "wb") as f:
             pickle.dump(self.__getstate__(), f)
 

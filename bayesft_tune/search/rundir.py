@@ -1,0 +1,104 @@
+"""A search's run directory: its config, ERM reference, tables and searcher state.
+
+A run directory has one identity: a search's config is written once, a second search
+with the same name is refused unless it resumes, and a resumed search writes only where
+the directory lives now (see ``recorder.RUN_DIR_ENV``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+
+import pyarrow.fs as pafs
+import torch
+
+from bayesft_tune.errors import UserInputError
+from bayesft_tune.search.config import SearchConfig
+from bayesft_tune.storage import join, resolve
+from bayesft_tune.tasks.final import Reference
+
+__all__ = ["CONFIG_FILE", "REFERENCE_FILE", "is_run_dir", "load_config", "load_reference", "refuse_existing",
+           "save_config", "save_reference", "searcher_seconds", "storage_root"]
+
+CONFIG_FILE = "search_config.json"
+REFERENCE_FILE = "reference.pt"
+
+
+def storage_root(path: str) -> str:
+    """Absolute local path, or the URI unchanged."""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def is_run_dir(run_dir: str) -> bool:
+    """True if ``run_dir`` holds a search's config."""
+    fs, root = resolve(run_dir)
+    return fs.get_file_info(f"{root}/{CONFIG_FILE}").type == pafs.FileType.File
+
+
+def refuse_existing(run_dir: str, name: str) -> None:
+    """A new search never writes into an existing run (it would mix two searches' trials)."""
+    if is_run_dir(run_dir):
+        raise UserInputError(f"run name {name!r} is taken: {run_dir} already holds a search. Continue it with "
+                             f"--resume {run_dir}, or start a new one with another --name.")
+
+
+def _write_bytes(run_dir: str, file: str, data: bytes) -> None:
+    fs, root = resolve(run_dir)
+    fs.create_dir(root, recursive=True)
+    with fs.open_output_stream(f"{root}/{file}") as f:
+        f.write(data)
+
+
+def _read_bytes(run_dir: str, file: str) -> bytes:
+    fs, root = resolve(run_dir)
+    with fs.open_input_stream(f"{root}/{file}") as f:
+        return f.read()
+
+
+def save_config(cfg: SearchConfig, run_dir: str) -> None:
+    """Write ``search_config.json``."""
+    _write_bytes(run_dir, CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2).encode())
+
+
+def load_config(run_dir: str, **overrides) -> SearchConfig:
+    """The config a search saved in its run directory (for ``--resume``)."""
+    try:
+        values = json.loads(_read_bytes(run_dir, CONFIG_FILE).decode())
+    except (OSError, FileNotFoundError) as err:
+        raise UserInputError(f"{run_dir!r} is not a search run directory (no {CONFIG_FILE}): {err}. "
+                             "Pass the directory a search printed as its run directory.") from err
+    except ValueError as err:
+        raise UserInputError(f"{join(run_dir, CONFIG_FILE)} is not valid JSON ({err}); restore it from the "
+                             "search's printed settings or start a new search.") from err
+    return SearchConfig.from_dict({**values, **overrides})
+
+
+def save_reference(reference: Reference, run_dir: str) -> None:
+    """Keep the ERM reference so a resumed search uses the same guard and ERM row."""
+    buf = io.BytesIO()
+    torch.save({"state": reference.state, "clean_accuracy": reference.clean_accuracy}, buf)
+    _write_bytes(run_dir, REFERENCE_FILE, buf.getvalue())
+
+
+def load_reference(run_dir: str) -> Reference | None:
+    """The saved ERM reference, or None if the search has none yet."""
+    try:
+        data = _read_bytes(run_dir, REFERENCE_FILE)
+    except (OSError, FileNotFoundError):
+        return None
+    state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    return Reference(state["state"], float(state["clean_accuracy"]))
+
+
+def searcher_seconds(run_dir: str) -> float:
+    """Generation time recorded in the newest searcher state Tune saved in the run directory."""
+    fs, root = resolve(run_dir)
+    states = sorted(i.path for i in fs.get_file_info(pafs.FileSelector(root))
+                    if i.base_name.startswith("searcher-state-"))
+    if not states:
+        return float("nan")
+    with fs.open_input_stream(states[-1]) as f:
+        return float(sum(pickle.loads(f.read()).get("generation_seconds", [])))

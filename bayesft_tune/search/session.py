@@ -1,0 +1,58 @@
+"""Starting and stopping Ray for a command: one context manager, quiet unless ``--debug``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from typing import Iterator
+
+import ray
+
+from bayesft_tune.search.preflight import check_ray_address
+
+__all__ = ["DEBUG_ENV", "ray_environment", "ray_session"]
+
+DEBUG_ENV = "BAYESFT_DEBUG"
+"""``1``: show Ray's own start-up logs and warnings (``bayesft-tune --debug``)."""
+
+
+def ray_environment() -> None:
+    """Keep Ray's files out of its default temp dir and its console output short."""
+    os.environ.setdefault("RAY_TMPDIR", os.path.join(tempfile.gettempdir(), "bayesft-ray"))
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no per-trial CSV/JSON/TBX pile
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")  # the MC objective is on eval epochs only
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None) -> Iterator[bool]:
+    """Join ``address`` (checked reachable first) or start a local Ray; shut down what we started.
+
+    Yields:
+        True if this context started or joined Ray (and will shut it down), False if Ray
+        was already initialised by the caller.
+    """
+    ray_environment()
+    if ray.is_initialized():
+        yield False
+        return
+    check_ray_address(address)
+    os.makedirs(os.environ["RAY_TMPDIR"], exist_ok=True)
+    debug = os.environ.get(DEBUG_ENV) == "1"
+    saved = os.environ.get("RAY_AUTH_MODE")
+    if not address and saved is None:  # a local Ray only this process talks to needs no token
+        os.environ["RAY_AUTH_MODE"] = "disabled"
+    try:
+        ray.init(address=address or None, include_dashboard=False if not address else None,
+                 log_to_driver=False, logging_level=logging.INFO if debug else logging.ERROR)
+    finally:
+        if saved is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+    try:
+        yield True
+    finally:
+        ray.shutdown()
