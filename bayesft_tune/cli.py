@@ -190,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["report"]:
         return _report(argv[1:])
+    if argv[:1] == ["watch"]:
+        from analysis.watch import main as watch_main  # analysis loads only for this command
+
+        return watch_main(argv[1:])
     if argv[:1] == ["compare"]:
         from bayesft_tune.compare import main as compare_main
 
@@ -204,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_search(sub)
     _add_evaluate(sub)
     sub.add_parser("report", help="write a Markdown report of a run directory (see 'report --help')")
+    sub.add_parser("watch", help="live view of a search's run directory (see 'watch --help')")
     sub.add_parser("compare", help="train every method (erm, awp, ftna, ..., bayesft) over seeds and "
                                    "compare robustness (see 'compare --help')")
     sub.add_parser("ablation", help="the paper's §III.A ablation of MLP components with Welch's t-test "
