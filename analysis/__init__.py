@@ -1,8 +1,11 @@
 """Analysis of BayesFT runs: load the Parquet tables, summarise, plot, report.
 
 ``load_run`` reads a run directory (local path or pyarrow URI); the table
-functions return tidy DataFrames; the figure functions write PNGs; and
-``write_report`` assembles ``report.md`` (``bayesft-tune report RUN_DIR``).
+functions return tidy DataFrames (best trials and convergence follow the objective's
+direction, see :func:`objective_of`); the figure functions write PNGs;
+``write_report`` assembles ``report.md`` and a self-contained ``report.html``
+(``bayesft-tune report RUN_DIR``); :mod:`analysis.watch` is the live view of a
+running search (``bayesft-tune watch RUN_DIR``).
 """
 
 from __future__ import annotations
