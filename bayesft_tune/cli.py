@@ -5,22 +5,39 @@
     bayesft-tune report RUN_DIR [--out DIR]
     bayesft-tune compare [--task mnist_mlp] [--methods erm,...,bayesft] [--seeds 3]
     bayesft-tune ablation [--seeds 3] [--epochs 5] [--out DIR]
+
+Bad input ends with one line 'bayesft-tune <command>: error: <rule, value, fix>' and exit
+status 2; --debug (before or after the command) shows the traceback instead. Ctrl-C
+exits with status 130 (a search prints how to resume it).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+import time
+import traceback
 from typing import Sequence
 
 from bayesft_tune.errors import UserInputError
 
+EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130
+DEBUG_FLAG, DEBUG_ENV = "--debug", "BAYESFT_DEBUG"
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_WRAPPED = re.compile(r"(?:bayesft_tune\.errors\.)?UserInputError: (.+)")
+
 
 def _floats(text: str) -> tuple[float, ...]:
     try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
+        values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 0.5,0.3; got {text!r}") from err
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected one or more comma-separated numbers, e.g. 0.5,0.3; "
+                                         f"got {text!r}")
+    return values
 
 
 def _add_search(sub) -> None:
@@ -30,7 +47,24 @@ def _add_search(sub) -> None:
     a = p.add_argument
     a("--config", metavar="FILE.yaml", help="YAML mapping of search settings (same names as the flags, with _)")
     a("--resume", metavar="RUN_DIR", help="continue an interrupted search from its run directory")
-    a("--task", help="task to optimise (default mnist_mlp; see trainables.TASKS)")
+    a("--task", help="task to optimise (default mnist_mlp): " + _task_list())
+    a("--space", metavar="KNOB,..", help="knobs the search owns, from dropout, noise, width, activation, norm, "
+      "lr, weight_decay (default dropout,width,noise where the task's model has them; 'dropout' alone is "
+      "the paper's mode: drifted-loss objective and training)")
+    a("--data-seed", type=int, help="seed of the train/val/test split (default 0; independent of --seed)")
+    a("--training", choices=["clean", "drifted"], help="drifted: Algorithm 1, θ trained on the drifted loss "
+      "at --target-sigma; clean: clean loss (default: drifted in the paper's mode, else clean)")
+    a("--clean-guard", type=float, metavar="DROP", help="returned network's clean validation accuracy at most "
+      "DROP below an ERM reference trained first (default 0.01; --no-clean-guard turns it off)")
+    a("--no-clean-guard", dest="clean_guard", action="store_const", const="off", help="no clean-accuracy guard")
+    a("--eval-every", type=int, metavar="N", help="MC objective and checkpoint every N epochs (default: last "
+      "epoch and ASHA rungs only)")
+    a("--reselect-top-k", type=int, metavar="K", help="top trials re-scored with fresh draws to pick the "
+      "returned network (default 3)")
+    a("--width-ratio-bounds", type=_floats, metavar="LOW,HIGH", help="log-scale range of the width ratios "
+      "(default 0.125,8)")
+    a("--activations", type=_names, metavar="A,..", help="values of the activation knob (default relu,elu,gelu,tanh)")
+    a("--norms", type=_names, metavar="N,..", help="values of the norm knob (default none,layer)")
     a("--trials", type=int, help="trials in total (default 30)")
     a("--concurrency", type=int, help="trials at once; also Ax's batch size (default 2)")
     a("--target-sigma", type=float, help="σ of the objective, the MC drifted loss (default 0.9)")
@@ -40,14 +74,14 @@ def _add_search(sub) -> None:
     a("--lr", type=float, help="learning rate (default: the task's)")
     a("--bounds", type=_floats, metavar="LOW,HIGH", help="bounds of every dropout rate (default 0,0.8)")
     a("--seed", type=int, help="seed of Ax, training and drift draws (default 0)")
-    a("--objective", choices=["drifted_loss", "grid_accuracy"],
-      help="minimise MC drifted loss at --target-sigma (default) or maximise mean accuracy over --objective-sigmas")
+    a("--objective", choices=["drifted_loss", "grid_accuracy"], help="grid_accuracy: maximise mean accuracy "
+      "over --objective-sigmas (default); drifted_loss: minimise MC drifted loss at --target-sigma (paper mode)")
     a("--objective-sigmas", type=_floats, metavar="S1,S2,..", help="σ grid of grid_accuracy")
     a("--min-clean-accuracy", type=float, help="outcome constraint: clean validation accuracy >= this")
     a("--method", choices=["bo", "random"], help="Ax GP Bayesian optimisation (default) or random search")
     a("--initialization-budget", type=int, help="Sobol trials before the GP (default Ax's 5)")
     a("--scheduler", choices=["fifo", "asha"], help="fifo (default) or ASHA early stopping on the objective")
-    a("--drift", help="drift model of the objective (default lognormal)")
+    a("--drift", help="drift model of the objective (default lognormal): " + _drift_list())
     a("--cpus-per-trial", type=float, help="CPUs per trial; torch threads follow (default 1)")
     a("--gpus-per-trial", type=float, help="GPUs per trial; 0.25 packs 4 trials per GPU (default 0)")
     a("--storage-path", help="local directory or URI (s3://, gs://, file://) for results (default ./runs)")
@@ -63,18 +97,39 @@ def _add_search(sub) -> None:
     a("--quiet", dest="verbose", action="store_false", default=None, help="no per-trial progress lines")
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def _task_list() -> str:
+    from bayesft_tune.tasks import TASKS
+
+    return "; ".join(f"{t.name} ({t.description})" for t in TASKS.values())
+
+
+def _drift_list() -> str:
+    from bayesft_tune.drift import drift_names
+
+    return ", ".join(drift_names())
+
+
 def _search(args: argparse.Namespace) -> int:
     from bayesft_tune.search.config import SearchConfig
+    from bayesft_tune.search.interrupt import forget_run_dir, remember_run_dir
     from bayesft_tune.search.runner import resume_search, run_search
 
+    forget_run_dir()
     skip = {"command", "config", "resume"}
     given = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
+    if given.get("clean_guard") == "off":
+        given["clean_guard"] = None
     if args.resume:
         extra = sorted(set(given) - {"address"})
         if extra or args.config:
             raise UserInputError(f"--resume continues a search with its saved settings; it takes only "
                                  f"--address, got {extra + (['config'] if args.config else [])}. "
                                  "Drop those flags (the run's search_config.json holds its settings).")
+        remember_run_dir(args.resume)
         outcome = resume_search(args.resume, address=given.get("address"))
     else:
         cfg = SearchConfig.from_yaml(args.config, **given) if args.config else SearchConfig.from_dict(given)
@@ -84,16 +139,9 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _print_outcome(outcome) -> None:
-    print(f"\nrun directory: {outcome.run_dir}  (trials.parquet, history.parquet, robustness.parquet)")
-    print(f"wall time: {outcome.wall_time_s:.0f} s (Ax searcher {outcome.searcher_seconds:.1f} s); "
-          f"trials: {outcome.trials.status.value_counts().to_dict()}")
-    if outcome.best is None:
-        print("no trial completed; see the error column of trials.parquet")
-        return
-    rates = {k[len('dropout_'):]: round(v, 3) for k, v in outcome.best.items() if k.startswith("dropout_")}
-    print(f"best trial {outcome.best['trial_id']}: dropout {rates}, objective "
-          f"{outcome.best['objective_mean']:.4f} ± {outcome.best['objective_sem']:.4f} (SEM)")
-    print(robustness_text(outcome.robustness))
+    from bayesft_tune.search.summary import outcome_text
+
+    print(outcome_text(outcome))
 
 
 def robustness_text(robustness) -> str:
@@ -129,23 +177,52 @@ def _add_evaluate(sub) -> None:
     a("--data-dir", help="directory holding torchvision dataset files")
     a("--download", action="store_true", help="let torchvision download the dataset")
     a("--label", default="model", help="method name in the output table (default 'model')")
-    a("--out", default="robustness.parquet", help="Parquet file for the summary (default ./robustness.parquet)")
+    a("--out", help="Parquet file or URI for the summary (default runs/evaluate-<timestamp>/robustness.parquet)")
 
 
-def _load_or_train(args: argparse.Namespace, splits):
+def _check_evaluate(args: argparse.Namespace) -> dict | None:
+    """Fail fast on bad evaluate flags, before data is loaded or a model trained.
+
+    Returns:
+        The loaded ``--checkpoint`` (None without one).
+    """
+    from bayesft_tune import get_drift
+    from bayesft_tune.models import model_names
+    from bayesft_tune.search.preflight import check_device, check_output_path, check_sigmas, load_checkpoint
+
+    for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size), ("--samples", args.samples)):
+        if value < 1:
+            raise UserInputError(f"{flag} must be an integer >= 1; got {value}. Pass e.g. {flag} 8.")
+    if not 0 < args.lr < float("inf") or not 0 <= args.noise_injection < float("inf"):
+        raise UserInputError(f"--lr must be a number > 0 and --noise-injection a number >= 0; got "
+                             f"--lr {args.lr}, --noise-injection {args.noise_injection}. Fix the flag.")
+    if args.model not in model_names():
+        raise UserInputError(f"--model must be a registered model, one of {model_names()}; got {args.model!r}.")
+    if args.sigmas is not None:
+        check_sigmas("--sigmas", args.sigmas)
+    get_drift(args.drift)
+    check_device(args.device)
+    for flag, path in (("--out", args.out), ("--save", args.save)):
+        if path:
+            check_output_path(path, flag)
+    return load_checkpoint(args.checkpoint) if args.checkpoint else None
+
+
+def _load_or_train(args: argparse.Namespace, splits, checkpoint: dict | None = None):
     import torch
 
     from bayesft_tune import TrainConfig, add_dropout, build_model, dropout_slots, train
+    from bayesft_tune.search.preflight import check_checkpoint_matches
 
     torch.manual_seed(args.seed)
     net = build_model(args.model, **({"in_channels": splits.input_shape[0]} if args.model == "lenet5" else
                                      {"in_features": int(torch.tensor(splits.input_shape).prod())}))
     rates = list(args.dropout) if args.dropout else [0.0] * len(dropout_slots(net))
-    if args.checkpoint:
-        state = torch.load(args.checkpoint, weights_only=True, map_location="cpu")
-        rates = list(state.get("rates", rates))
+    if checkpoint is not None:
+        weights = check_checkpoint_matches(checkpoint, net, args.model, args.checkpoint)
+        rates = list(checkpoint.get("rates", rates))
         net = add_dropout(net, rates)
-        net.load_state_dict(state["state_dict"] if "state_dict" in state else state["trainer"]["model"])
+        net.load_state_dict(weights)
         return net, rates
     net = add_dropout(net, rates)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -157,21 +234,21 @@ def _load_or_train(args: argparse.Namespace, splits):
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import os
-
     import pandas as pd
 
     from bayesft_tune import DEFAULT_SIGMAS, evaluate_under_drift, load_data, summarize_drift
     from bayesft_tune.storage import write_file
 
+    checkpoint = _check_evaluate(args)
+    out = args.out or os.path.join("runs", time.strftime("evaluate-%Y%m%d-%H%M%S"), "robustness.parquet")
     splits = load_data(args.dataset, root=args.data_dir, download=args.download, seed=args.seed)
-    net, rates = _load_or_train(args, splits)
+    net, rates = _load_or_train(args, splits, checkpoint)
     frame = evaluate_under_drift(net, splits.test, args.sigmas or DEFAULT_SIGMAS, samples=args.samples,
                                  drift=args.drift, seed=args.seed, params=args.params, device=args.device)
     summary = summarize_drift(frame)
     summary = pd.concat([pd.DataFrame({"method": args.label, "trial_id": None, "split": "test",
                                        "drift": args.drift}, index=summary.index), summary], axis=1)
-    written = write_file(summary, args.out if "://" in args.out else os.path.abspath(args.out), "robustness")
+    written = write_file(summary, out if "://" in out else os.path.abspath(out), "robustness")
     print(f"model {args.model}, dropout {rates}, drift {args.drift}, T={args.samples}, test n={len(splits.test)}")
     print(robustness_text(summary))
     print(summary[["sigma", "loss_mean", "loss_ci_low", "loss_ci_high"]].to_string(index=False))
@@ -185,9 +262,83 @@ def _report(argv: Sequence[str]) -> int:
     return report_main(list(argv))
 
 
+def user_error(err: BaseException) -> UserInputError | None:
+    """The :class:`UserInputError` behind ``err``, if any: ``err`` itself, or one found
+    through Ray's wrappers (``RayTaskError.cause``, a ``TuneError``'s ``__cause__`` /
+    ``__context__`` chain) or, for errors that only carry a worker's traceback text,
+    its ``UserInputError: <message>`` line."""
+    stack, seen = [err], set()
+    while stack:
+        e = stack.pop(0)
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        cause = getattr(e, "cause", None)  # ray.exceptions.RayTaskError: the worker's exception
+        inner = cause if isinstance(cause, BaseException) else None
+        if isinstance(e, UserInputError) and inner is None:
+            return e
+        stack += [inner, e.__cause__, e.__context__]
+    found = _WRAPPED.findall(_ANSI.sub("", str(err)))
+    return UserInputError(found[-1].strip()) if found else None
+
+
+def error_line(command: str, err: BaseException) -> str:
+    """``bayesft-tune <command>: error: <message>`` on one line, without ANSI codes."""
+    message = " ".join(_ANSI.sub("", str(err)).split())
+    return f"bayesft-tune{' ' + command if command else ''}: error: {message}"
+
+
+def _interrupted(command: str) -> str:
+    if command == "search" and "bayesft_tune.search.interrupt" in sys.modules:
+        from bayesft_tune.search.interrupt import interrupted_message  # already imported by _search
+
+        return interrupted_message(command)
+    return f"bayesft-tune{' ' + command if command else ''}: interrupted."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``bayesft-tune`` console script."""
+    """Entry point of the ``bayesft-tune`` console script: the one error path for users.
+
+    A :class:`UserInputError` (also one raised in a Ray worker) prints one line and
+    returns 2; Ctrl-C prints one line and returns 130; ``--debug`` anywhere in ``argv``
+    (or ``BAYESFT_DEBUG=1``) prints the traceback as well, and sets ``BAYESFT_DEBUG=1``
+    for the command (Ray's own logs, see ``bayesft_tune.search.session``).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
+    saved = os.environ.get(DEBUG_ENV)
+    if DEBUG_FLAG in argv:
+        os.environ[DEBUG_ENV] = "1"
+    try:
+        return _guarded([a for a in argv if a != DEBUG_FLAG], os.environ.get(DEBUG_ENV) == "1")
+    finally:
+        if saved is None:
+            os.environ.pop(DEBUG_ENV, None)
+        else:
+            os.environ[DEBUG_ENV] = saved
+
+
+def _guarded(argv: list[str], debug: bool) -> int:
+    command = argv[0] if argv and not argv[0].startswith("-") else ""
+    try:
+        return _dispatch(argv)
+    except SystemExit as done:  # argparse: --help (0) or a usage error (2), message already printed
+        return done.code if isinstance(done.code, int) else int(done.code is not None)
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        print(_interrupted(command), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        found = user_error(err)
+        if found is None:
+            raise
+        if debug:
+            traceback.print_exc()
+        print(error_line(command, found), file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def _dispatch(argv: list[str]) -> int:
     if argv[:1] == ["report"]:
         return _report(argv[1:])
     if argv[:1] == ["watch"]:
@@ -204,6 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ablation_main(argv[1:])
     parser = argparse.ArgumentParser(prog="bayesft-tune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(DEBUG_FLAG, action="store_true",
+                        help="show the traceback of an error (also accepted after the command)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_search(sub)
     _add_evaluate(sub)
@@ -217,11 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
-    try:
-        return _search(args) if args.command == "search" else _evaluate(args)
-    except UserInputError as err:
-        print(f"bayesft-tune: error: {err}", file=sys.stderr)
-        return 2
+    del args.debug
+    return _search(args) if args.command == "search" else _evaluate(args)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,16 @@
-"""Atomic Parquet I/O on local paths and pyarrow filesystem URIs (s3://, gs://, file://)."""
+"""Atomic Parquet I/O on local paths and pyarrow filesystem URIs (s3://, gs://, file://).
+
+URIs are resolved by pyarrow, which reads the standard AWS settings from the
+environment: ``AWS_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_S3``) for an S3-protocol
+server other than AWS (MinIO, moto, Ceph; ``http://host:port`` selects plain HTTP),
+``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` and ``AWS_DEFAULT_REGION``. Ray Tune
+resolves a search's ``storage_path`` the same way, in the driver and in every worker,
+so one set of variables serves the whole search.
+"""
 
 from __future__ import annotations
 
+import os
 import posixpath
 import uuid
 
@@ -10,23 +19,36 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from bayesft_tune.errors import UserInputError
 from bayesft_tune.schema import SCHEMA_VERSION, VERSION_KEY, conform
 
 __all__ = ["join", "read_table", "resolve", "write_file", "write_table"]
 
 
 def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
-    """``(filesystem, path)`` for a local path or a URI pyarrow understands."""
-    if "://" in uri:
-        return pafs.FileSystem.from_uri(uri)
-    import os
+    """``(filesystem, path)`` for a local path or a URI pyarrow understands.
 
-    return pafs.LocalFileSystem(), os.path.abspath(uri)
+    Raises:
+        UserInputError: the URI's scheme is not a filesystem pyarrow can open here, or
+            the URI names no bucket/directory.
+    """
+    if "://" not in uri:
+        return pafs.LocalFileSystem(), os.path.abspath(uri)
+    try:
+        fs, path = pafs.FileSystem.from_uri(uri)
+    except (ValueError, OSError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserInputError(f"storage URI must name a filesystem pyarrow can open (a local path, "
+                             f"file://, s3://, gs://); got {uri!r}: {reason}. Fix the path or URI.") from err
+    if not path.strip("/"):
+        raise UserInputError(f"storage URI must name a bucket or directory; got {uri!r}. "
+                             "Pass e.g. s3://my-bucket/bayesft.")
+    return fs, path
 
 
 def join(uri: str, *parts: str) -> str:
     """Join path parts onto a local path or URI."""
-    return posixpath.join(uri, *parts) if "://" in uri else __import__("os").path.join(uri, *parts)
+    return posixpath.join(uri, *parts) if "://" in uri else os.path.join(uri, *parts)
 
 
 def write_table(frame: pd.DataFrame, run_dir: str, table: str) -> str:
