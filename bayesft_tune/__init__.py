@@ -38,6 +38,7 @@ __all__ = [
     "evaluate_under_drift",
     "get_drift",
     "load_data",
+    "load_trial_model",
     "model_names",
     "run_search",
     "summarize_drift",
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 _LAZY = {"AxSearcher": "bayesft_tune.search.searcher", "SearchConfig": "bayesft_tune.search.config",
-         "run_search": "bayesft_tune.search.runner"}
+         "run_search": "bayesft_tune.search.runner", "load_trial_model": "bayesft_tune.search.results"}
 
 
 def __getattr__(name: str) -> Any:

@@ -192,10 +192,9 @@ def run_ablation(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
     """Run the grid (variants x seeds) on Ray Tune; returns the rows and the output directory."""
     import io
 
-    import ray
     from ray import tune
 
-    from bayesft_tune.search.runner import connect_ray
+    from bayesft_tune.search.session import ray_session
     from trainables.ablation import ablation_trial
 
     if args.seeds < 1 or args.epochs < 1 or args.samples < 2:
@@ -206,14 +205,10 @@ def run_ablation(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
              "seed": tune.grid_search(list(range(args.seeds))), "epochs": args.epochs, "batch_size": 64,
              "lr": 1e-3, "samples": args.samples, "eval_seed": 20_011,
              "sigmas": [float(s) for s in args.sigmas.split(",") if s.strip()]}
-    owns = connect_ray()
-    try:
+    with ray_session():
         results = tune.Tuner(tune.with_resources(ablation_trial, {"cpu": 1}), param_space=space,
                              tune_config=tune.TuneConfig(reuse_actors=True),
                              run_config=tune.RunConfig(name="grid", storage_path=out, verbose=0)).fit()
-    finally:
-        if owns:
-            ray.shutdown()
     errors = [str(r.error).splitlines()[-1] for r in results if r.error is not None]
     if errors:
         raise RuntimeError(f"{len(errors)} ablation trial(s) failed, e.g. {errors[0]}")

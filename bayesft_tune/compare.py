@@ -1,214 +1,236 @@
-"""``bayesft-tune compare``: every training method on one task, several seeds, one σ grid.
+"""``bayesft-tune compare``: every method on one task and one data split, paired over seeds.
 
-    bayesft-tune compare --task mnist_mlp --methods erm,noise_injection,awp,ftna,reram_v,bayesft --seeds 3
+    bayesft-tune compare --task mnist_mlp --seeds 5
 
-All methods but ``bayesft`` run as a Ray Tune grid (methods x seeds, in parallel);
-``bayesft`` runs one search per seed (``trials`` trials of ``epochs`` epochs each) and
-its best trial is scored like the others. Every model is scored on the test split
-with the same Monte Carlo draws per seed. Output ``<out>/robustness.parquet`` (schema
-``ROBUSTNESS``, one row per (method, seed, σ); ``trial_id`` holds the seed label
-``seed<k>``) and ``<out>/compare.md`` (the printed table: mean ± 95 % CI across seeds).
+Methods: single trainings from the method registry (``erm``, ``noise_injection``,
+``awp``, ``ftna``, ``reram_v``); ``uniform_dropout`` (one rate for every slot, chosen on
+the validation objective from 0.1 .. 0.7); and searches of ``--trials`` trials each:
+``bayesft`` (the default search space), ``bayesft_paper`` (the paper's mode: per-slot
+dropout, drifted-loss objective and training) and ``random_search`` (the default space,
+same trials, random proposals). Every method of a seed trains on the same split
+(``--data-seed``), and every network is scored on its test split with the seed's test
+draws, independent of every draw used to select. Writes ``robustness.parquet``,
+``compare_tests.parquet`` (paired differences against ``--reference``) and ``compare.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import sys
 import time
+from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
-from scipy import stats
+from ray import tune
 
 from bayesft_tune.errors import UserInputError
+from bayesft_tune.methods import method_names
+from bayesft_tune.paired import paired_tests, per_seed
+from bayesft_tune.search.config import PAPER_SPACE, SearchConfig
+from bayesft_tune.search.runner import run_search
+from bayesft_tune.search.session import ray_session
+from bayesft_tune.storage import write_file
+from bayesft_tune.tasks import get_task
+from trainables.compare import UNIFORM_RATES, compare_trial
 
-__all__ = ["compare_table", "main", "run_compare"]
+__all__ = ["CompareConfig", "SEARCH_METHODS", "main", "run_compare"]
 
-TABLE_SIGMAS = (0.6, 0.9, 1.2, 1.5)
+SEARCH_METHODS: dict[str, dict] = {
+    "bayesft": {}, "bayesft_paper": {"space": PAPER_SPACE}, "random_search": {"method": "random"},
+    # the ablation's levers, one change at a time (bench/RESULTS.md)
+    "bayesft_paper_clean": {"space": PAPER_SPACE, "training": "clean"},
+    "space_dropout": {"space": ("dropout",), "objective": "grid_accuracy", "training": "clean"},
+    "space_dropout_noise": {"space": ("dropout", "noise")},
+    "space_dropout_width": {"space": ("dropout", "width")},
+    "space_full": {"space": ("dropout", "noise", "width", "activation", "norm", "lr", "weight_decay")},
+}
+"""Search-based methods and the settings that make each one (on top of the default search)."""
+DEFAULT_METHODS = "erm,uniform_dropout,random_search,noise_injection,awp,ftna,reram_v,bayesft_paper,bayesft"
+
+
+def all_methods() -> list[str]:
+    """Every method name ``--methods`` accepts."""
+    return [*method_names(), "uniform_dropout", *SEARCH_METHODS]
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """A comparison; validated in one place (each error names the flag and the fix)."""
+
+    task: str = "mnist_mlp"
+    methods: tuple[str, ...] = tuple(DEFAULT_METHODS.split(","))
+    seeds: int = 5
+    data_seed: int = 0
+    epochs: int | None = None
+    samples: int = 32
+    sigmas: tuple[float, ...] = (0.0, 0.3, 0.6, 0.9, 1.2, 1.5)
+    trials: int = 20
+    search_samples: int = 16
+    concurrency: int = 2
+    noise_sigma: float = 0.6
+    awp_gamma: float = 0.01
+    reference: str = "bayesft"
+    out: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in all_methods()]
+        rules = [(not unknown and bool(self.methods), "methods", f"names from {all_methods()}"),
+                 (self.seeds >= 1, "seeds", "an integer >= 1"), (self.data_seed >= 0, "data-seed", ">= 0"),
+                 (self.samples >= 2, "samples", "an integer >= 2"), (self.trials >= 1, "trials", ">= 1"),
+                 (bool(self.sigmas) and 0.0 in self.sigmas and 1.5 in self.sigmas and min(self.sigmas) >= 0,
+                  "sigmas", "a σ grid of numbers >= 0 containing 0 and 1.5 (the AUC range)"),
+                 (self.epochs is None or self.epochs >= 1, "epochs", "an integer >= 1"),
+                 (self.search_samples >= 2, "search-samples", "an integer >= 2"),
+                 (self.concurrency >= 1, "concurrency", "an integer >= 1"),
+                 (self.noise_sigma >= 0, "noise-sigma", "a number >= 0"),
+                 (0 < self.awp_gamma < 1, "awp-gamma", "in (0, 1)"),
+                 (self.reference in self.methods or self.reference == "bayesft", "reference", "one of --methods")]
+        for ok, flag, rule in rules:
+            if not ok:
+                value = unknown if flag == "methods" and unknown else getattr(self, flag.replace("-", "_"))
+                raise UserInputError(f"compare --{flag} must be {rule}; got {value!r}. Fix --{flag}.")
+        get_task(self.task)
+
+    def search(self, method: str, seed: int) -> SearchConfig:
+        """The search a search-based method runs for ``seed`` (its test table matches the others')."""
+        return SearchConfig(task=self.task, seed=seed, data_seed=self.data_seed, epochs=self.epochs,
+                            trials=self.trials, concurrency=self.concurrency, samples=self.search_samples,
+                            robustness_sigmas=self.sigmas, robustness_samples=self.samples, erm_baseline=False,
+                            storage_path=self.out_dir(), name=f"{method}-seed{seed}", verbose=False,
+                            **SEARCH_METHODS[method])
+
+    def out_dir(self) -> str:
+        """Output directory (absolute)."""
+        return os.path.abspath(self.out or os.path.join("runs", f"compare-{self.task}"))  # main() stamps a time
+
+    def trainings(self, method: str) -> int:
+        """Networks trained by ``method`` per seed (its compute, in trainings x epochs)."""
+        if method in SEARCH_METHODS:
+            return self.trials + 1  # the trials and the ERM reference of the clean guard
+        return len(UNIFORM_RATES) if method == "uniform_dropout" else 1
+
+
+def _grid(cfg: CompareConfig, methods: list[str]) -> pd.DataFrame:
+    if not methods:
+        return pd.DataFrame()
+    task = get_task(cfg.task)
+    base = SearchConfig(task=cfg.task, samples=cfg.search_samples)
+    space = {"task": cfg.task, "epochs": cfg.epochs or task.epochs, "batch_size": task.batch_size, "lr": task.lr,
+             "sigmas": list(cfg.sigmas), "samples": cfg.samples, "drift": "lognormal", "data_seed": cfg.data_seed,
+             "objective": base.resolved_objective().to_dict(),
+             "method_options": {"noise_sigma": cfg.noise_sigma, "awp_gamma": cfg.awp_gamma},
+             "method": tune.grid_search(methods), "seed": tune.grid_search(list(range(cfg.seeds)))}
+    results = tune.Tuner(tune.with_resources(compare_trial, {"cpu": 1}), param_space=space,
+                         tune_config=tune.TuneConfig(reuse_actors=True),
+                         run_config=tune.RunConfig(name="grid", storage_path=cfg.out_dir(), verbose=0)).fit()
+    errors = [str(r.error).strip().splitlines()[-1] for r in results if r.error is not None]
+    if errors:
+        raise UserInputError(f"{len(errors)} compare trial(s) failed, e.g. {errors[0]}")
+    return pd.concat([pd.read_json(io.StringIO(r.metrics["robustness_json"])) for r in results], ignore_index=True)
+
+
+def _searches(cfg: CompareConfig, methods: list[str]) -> pd.DataFrame:
+    parts = []
+    for seed in range(cfg.seeds):
+        for method in methods:
+            outcome = run_search(cfg.search(method, seed))
+            rows = outcome.robustness[outcome.robustness.method == "bayesft"]
+            parts.append(rows.assign(method=method, trial_id=f"seed{seed}"))
+            print(f"{method} seed {seed}: returned trial {outcome.best['trial_id'] if outcome.best else None} "
+                  f"({outcome.run_dir}, {outcome.wall_time_s:.0f} s)", file=sys.stderr, flush=True)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def run_compare(cfg: CompareConfig) -> pd.DataFrame:
+    """Train and score every method x seed; returns the robustness rows (also written)."""
+    with ray_session():
+        grid = _grid(cfg, [m for m in cfg.methods if m not in SEARCH_METHODS])
+        searches = _searches(cfg, [m for m in cfg.methods if m in SEARCH_METHODS])
+    rows = pd.concat([p for p in (grid, searches) if not p.empty], ignore_index=True)
+    write_file(rows, os.path.join(cfg.out_dir(), "robustness.parquet"), "robustness")
+    return rows
+
+
+def summary_table(cfg: CompareConfig, rows: pd.DataFrame) -> str:
+    """Markdown: per method, mean over seeds of each metric (%), compute, and the paired
+    difference against the reference with its 95 % CI and p-values."""
+    seeds = per_seed(rows)
+    metrics = [c for c in seeds.columns if c not in ("method", "trial_id")]
+    tests = (paired_tests(rows, cfg.reference) if cfg.reference in set(rows.method)
+             else pd.DataFrame(columns=["method", "metric"]))
+    head = ("| method | trainings x epochs | " + " | ".join(metrics)
+            + f" | AUC - {cfg.reference} [95% CI] | p (t / Wilcoxon) |")
+    lines = [head, "|" + "---|" * (len(metrics) + 4)]
+    epochs = cfg.epochs or get_task(cfg.task).epochs
+    for method in cfg.methods:
+        g = seeds[seeds.method == method]
+        cells = " | ".join(f"{100 * g[m].mean():.1f}" for m in metrics)
+        t = tests[(tests.method == method) & (tests.metric == "auc")]
+        diff = ("–", "–") if t.empty else (
+            f"{100 * t['diff'].iloc[0]:+.1f} [{100 * t.ci_low.iloc[0]:+.1f}, {100 * t.ci_high.iloc[0]:+.1f}]"
+            + (" *" if bool(t.significant.iloc[0]) else ""),
+            f"{t.t_p_value.iloc[0]:.3g} / {t.wilcoxon_p_value.iloc[0]:.3g}")
+        lines.append(f"| {method} | {cfg.trainings(method)} x {epochs} | {cells} | {diff[0]} | {diff[1]} |")
+    return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bayesft-tune compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    a = p.add_argument
-    a("--task", default="mnist_mlp", help="registered task (default mnist_mlp)")
-    a("--methods", default="erm,noise_injection,awp,ftna,reram_v,bayesft", help="comma-separated method names")
-    a("--seeds", type=int, default=3, help="seeds 0..N-1 per method (default 3)")
-    a("--epochs", type=int, help="training epochs of every method and every search trial (default: task's)")
-    a("--samples", type=int, default=32, help="Monte Carlo drift samples T per σ (default 32)")
-    a("--sigmas", default="0,0.3,0.6,0.9,1.2,1.5", help="σ grid (default 0,0.3,...,1.5)")
-    a("--trials", type=int, default=16, help="trials of each BayesFT search (default 16)")
-    a("--search-samples", type=int, default=16, help="T of the search objective (default 16)")
-    a("--concurrency", type=int, default=2, help="trials at once in each BayesFT search (default 2)")
-    a("--noise-sigma", type=float, default=0.6, help="σ_train of noise_injection (default 0.6)")
-    a("--awp-gamma", type=float, default=0.01, help="AWP relative perturbation γ (default 0.01)")
-    a("--out", help="output directory (default runs/compare-<task>-<timestamp>)")
+    a, d = p.add_argument, CompareConfig()
+    a("--task", default=d.task, help=f"registered task (default {d.task})")
+    a("--methods", default=DEFAULT_METHODS, help=f"comma-separated, from {', '.join(all_methods())} "
+      f"(default {DEFAULT_METHODS})")
+    a("--seeds", type=int, default=d.seeds, help=f"seeds 0..N-1, paired across methods (default {d.seeds})")
+    a("--data-seed", type=int, default=d.data_seed, help="seed of the one train/val/test split (default 0)")
+    a("--epochs", type=int, help="training epochs of every training (default: the task's)")
+    a("--samples", type=int, default=d.samples, help=f"test drift draws T per σ (default {d.samples})")
+    a("--sigmas", default="0,0.3,0.6,0.9,1.2,1.5", help="test σ grid (default 0,0.3,...,1.5)")
+    a("--trials", type=int, default=d.trials, help=f"trials of each search (default {d.trials})")
+    a("--search-samples", type=int, default=d.search_samples, help="T of the search objective (default 16)")
+    a("--concurrency", type=int, default=d.concurrency, help="trials at once in each search (default 2)")
+    a("--noise-sigma", type=float, default=d.noise_sigma, help="σ_train of noise_injection (default 0.6)")
+    a("--awp-gamma", type=float, default=d.awp_gamma, help="AWP relative perturbation γ (default 0.01)")
+    a("--reference", default=d.reference, help="method the paired differences are taken against (default bayesft)")
+    a("--out", help="output directory (default runs/compare-<task>)")
     return p
 
 
-def _constants(args: argparse.Namespace, task) -> dict:
-    sigmas = [float(s) for s in args.sigmas.split(",") if s.strip()]
-    if args.seeds < 1 or args.samples < 2 or not sigmas or 0.0 not in sigmas:
-        raise UserInputError(f"compare needs --seeds >= 1, --samples >= 2 and a σ grid containing 0; got "
-                             f"seeds={args.seeds}, samples={args.samples}, sigmas={sigmas}. Fix the flags.")
-    return {"task": args.task, "epochs": args.epochs or task.epochs, "batch_size": task.batch_size,
-            "lr": task.lr, "sigmas": sigmas, "samples": args.samples, "drift": "lognormal",
-            "eval_seed": 10_007, "data_seed": 0,
-            "method_options": {"noise_sigma": args.noise_sigma, "awp_gamma": args.awp_gamma}}
-
-
-def _grid(methods: list[str], seeds: list[int], constants: dict, out: str) -> pd.DataFrame:
-    from ray import tune
-
-    from trainables.compare import compare_trial
-
-    if not methods:
-        return pd.DataFrame()
-    space = {**constants, "method": tune.grid_search(methods), "seed": tune.grid_search(seeds)}
-    results = tune.Tuner(tune.with_resources(compare_trial, {"cpu": 1}), param_space=space,
-                         tune_config=tune.TuneConfig(reuse_actors=True),
-                         run_config=tune.RunConfig(name="grid", storage_path=os.path.abspath(out),
-                                                   verbose=0)).fit()
-    errors = [str(r.error).splitlines()[-1] for r in results if r.error is not None]
-    if errors:
-        raise RuntimeError(f"{len(errors)} compare trial(s) failed, e.g. {errors[0]}")
-    return pd.concat([pd.read_json(__import__("io").StringIO(r.metrics["robustness_json"]))
-                      for r in results], ignore_index=True)
-
-
-def _bayesft(seeds: list[int], constants: dict, args: argparse.Namespace, out: str) -> pd.DataFrame:
-    import torch
-
-    from bayesft_tune.methods import MethodConfig, fit_bayesft
-    from trainables._common import cached_data, get_task
-    from trainables.compare import robustness_rows
-
-    task, parts = get_task(args.task), []
-    splits = cached_data(task.dataset, None, False, 0)
-    for seed in seeds:
-        search = {"trials": args.trials, "concurrency": args.concurrency, "samples": args.search_samples,
-                  "storage_path": os.path.abspath(out), "name": f"bayesft-seed{seed}"}
-        cfg = MethodConfig(epochs=constants["epochs"], batch_size=constants["batch_size"], lr=constants["lr"],
-                           options={"task": args.task, "search": search})
-        torch.set_num_threads(1)
-        model = fit_bayesft(task.build, splits.train, splits.val, cfg, seed)
-        print(f"bayesft seed {seed}: best trial {model.bayesft_trial_id} ({model.bayesft_run_dir})", flush=True)
-        parts.append(robustness_rows(model, splits.test, {**constants, "method": "bayesft",
-                                                          "eval_seed": constants["eval_seed"] + seed},
-                                     f"seed{seed}"))
-    return pd.concat(parts, ignore_index=True)
-
-
-def run_compare(args: argparse.Namespace) -> pd.DataFrame:
-    """Train and score every method x seed; returns the robustness rows (also written)."""
-    from bayesft_tune.methods import get_method
-    from bayesft_tune.search.runner import connect_ray
-    from bayesft_tune.storage import write_file
-    from trainables import get_task
-
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    for m in methods:
-        get_method(m)
-    constants, seeds = _constants(args, get_task(args.task)), list(range(args.seeds))
-    out = args.out or os.path.join("runs", time.strftime(f"compare-{args.task}-%Y%m%d-%H%M%S"))
-    owns = connect_ray()
+def _config(args: argparse.Namespace) -> CompareConfig:
     try:
-        parts = [_grid([m for m in methods if m != "bayesft"], seeds, constants, out)]
-        if "bayesft" in methods:
-            parts.append(_bayesft(seeds, constants, args, out))
-    finally:
-        if owns:
-            import ray
-
-            ray.shutdown()
-    rows = pd.concat([p for p in parts if not p.empty], ignore_index=True)
-    write_file(rows, os.path.abspath(os.path.join(out, "robustness.parquet")), "robustness")
-    return rows.assign(out_dir=os.path.abspath(out))
-
-
-def _per_seed(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per (method, seed label): clean accuracy, accuracy at TABLE_SIGMAS, AUC over [0, 1.5]."""
-    from analysis.tables import auc
-
-    rows = rows.assign(sigma=rows.sigma.round(9))
-    wide = rows.pivot_table(index=["method", "trial_id"], columns="sigma", values="accuracy_mean")
-    out = pd.DataFrame({"clean": wide[0.0]})
-    for s in TABLE_SIGMAS:
-        out[f"acc@{s}"] = wide[s] if s in wide.columns else np.nan
-    areas = auc(rows.drop(columns=[c for c in ("out_dir",) if c in rows]).assign(run=rows.trial_id))
-    out["auc[0,1.5]"] = areas.set_index(["method", "run"]).auc.rename_axis(["method", "trial_id"])
-    return out.reset_index()
-
-
-def _mean_ci(values: pd.Series) -> tuple[float, float]:
-    v = values.dropna().to_numpy(float)
-    if len(v) < 2:
-        return (float(v.mean()) if len(v) else float("nan")), float("nan")
-    return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-
-
-def compare_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean and 95 % t-interval half-width across seeds of every column of :func:`_per_seed`.
-
-    Returns:
-        One row per method (input order), columns ``<metric>`` and ``<metric>_ci`` and ``seeds``.
-    """
-    per_seed = _per_seed(rows)
-    metrics = [c for c in per_seed.columns if c not in ("method", "trial_id")]
-    records = []
-    for method in dict.fromkeys(rows.method):
-        g = per_seed[per_seed.method == method]
-        rec = {"method": method, "seeds": len(g)}
-        for m in metrics:
-            rec[m], rec[f"{m}_ci"] = _mean_ci(g[m])
-        records.append(rec)
-    return pd.DataFrame(records)
-
-
-def format_table(table: pd.DataFrame) -> str:
-    """Markdown table: accuracies in percent, mean ± 95 % CI half-width across seeds."""
-    metrics = [c for c in table.columns if c not in ("method", "seeds") and not c.endswith("_ci")]
-    head = "| method | seeds | " + " | ".join(metrics) + " |"
-    lines = [head, "|" + "---|" * (len(metrics) + 2)]
-    for _, r in table.iterrows():
-        cells = [f"{100 * r[m]:.1f} ± {100 * r[m + '_ci']:.1f}" for m in metrics]
-        lines.append(f"| {r.method} | {r.seeds} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def verdict(table: pd.DataFrame) -> str:
-    """The issue's goal: BayesFT's AUC beats every other method with clean accuracy >= ERM's - 0.5 points."""
-    t = table.set_index("method")
-    if "bayesft" not in t.index or len(t) < 2:
-        return "goal not assessed (needs bayesft and at least one other method)"
-    others = t.drop(index="bayesft")["auc[0,1.5]"]
-    beats = bool((t.loc["bayesft", "auc[0,1.5]"] > others).all())
-    clean_ok = "erm" not in t.index or t.loc["bayesft", "clean"] >= t.loc["erm", "clean"] - 0.005
-    return (f"goal {'MET' if beats and clean_ok else 'NOT met'}: BayesFT AUC "
-            f"{100 * t.loc['bayesft', 'auc[0,1.5]']:.1f} vs best other {100 * others.max():.1f} "
-            f"({others.idxmax()}); clean accuracy "
-            + (f"{100 * (t.loc['bayesft', 'clean'] - t.loc['erm', 'clean']):+.1f} points vs ERM (allowed -0.5)"
-               if "erm" in t.index else "not compared (no erm)"))
+        sigmas = tuple(float(s) for s in args.sigmas.split(",") if s.strip())
+    except ValueError as err:
+        raise UserInputError(f"compare --sigmas must be comma-separated numbers; got {args.sigmas!r}.") from err
+    return CompareConfig(task=args.task, methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
+                         seeds=args.seeds, data_seed=args.data_seed, epochs=args.epochs, samples=args.samples,
+                         sigmas=sigmas, trials=args.trials, search_samples=args.search_samples,
+                         concurrency=args.concurrency, noise_sigma=args.noise_sigma, awp_gamma=args.awp_gamma,
+                         reference=args.reference,
+                         out=args.out or os.path.join("runs", time.strftime(f"compare-{args.task}-%Y%m%d-%H%M%S")))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bayesft-tune compare``; returns the exit status."""
-    import sys
-
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        rows = run_compare(args)
+        cfg = _config(args)
+        started = time.perf_counter()
+        rows = run_compare(cfg)
     except UserInputError as err:
         print(f"bayesft-tune compare: error: {err}", file=sys.stderr)
         return 2
-    out = rows.out_dir.iloc[0]
-    text = (f"task {args.task}, seeds {args.seeds}, T={args.samples}, test split; mean ± 95% CI across seeds "
-            f"(accuracy %, AUC = mean accuracy over σ in [0, 1.5])\n\n"
-            + format_table(compare_table(rows.drop(columns="out_dir"))) + "\n\n"
-            + verdict(compare_table(rows.drop(columns="out_dir"))))
+    out = cfg.out_dir()
+    if cfg.reference in set(rows.method):
+        write_file(paired_tests(rows, cfg.reference), os.path.join(out, "compare_tests.parquet"), "compare_tests")
+    text = (f"task {cfg.task}, {cfg.seeds} seeds (paired), data split seed {cfg.data_seed}, test split, "
+            f"T={cfg.samples} test draws per σ (independent of selection draws); accuracy in %, mean over seeds; "
+            f"AUC = mean accuracy over σ in [0, 1.5]; * = paired t-test p < 0.05 with the CI excluding 0\n\n"
+            + summary_table(cfg, rows) + f"\n\n({time.perf_counter() - started:.0f} s)")
     print(text)
     with open(os.path.join(out, "compare.md"), "w") as f:
         f.write(text + "\n")
-    print(f"\nwritten: {os.path.join(out, 'robustness.parquet')}, {os.path.join(out, 'compare.md')}")
+    print(f"\nwritten: {out}/robustness.parquet, compare_tests.parquet, compare.md")
     return 0

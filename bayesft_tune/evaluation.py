@@ -23,8 +23,8 @@ from torch.utils.data import DataLoader, Dataset
 from bayesft_tune.drift import DriftModel, ParamFilter, check_sigma, get_drift, select_parameters
 from bayesft_tune.errors import UserInputError
 
-__all__ = ["DEFAULT_SIGMAS", "DriftedCopy", "evaluate_under_drift", "prepare_drift", "run_loop",
-           "summarize_drift"]
+__all__ = ["DEFAULT_SIGMAS", "DriftedCopy", "as_batches", "evaluate_under_drift", "prepare_drift", "run_loop",
+           "score_batches", "summarize_drift"]
 
 DEFAULT_SIGMAS: tuple[float, ...] = (0.0, 0.3, 0.6, 0.9, 1.2, 1.5)
 """The σ grid of the paper's robustness curves."""
@@ -101,6 +101,12 @@ def _score_loop(model: nn.Module, batches: Batches) -> tuple[float, float]:
             s.correct += int((logits.argmax(1) == y).sum())
             s.count += len(y)
     return s.loss_sum / s.count, s.correct / s.count
+
+
+as_batches = _as_batches
+"""Public name: materialise an evaluation set once as ``(x, y)`` batches on a device."""
+score_batches = _score_loop
+"""Public name: ``(model, batches) -> (mean cross-entropy, accuracy)`` without drift."""
 
 
 def _score_vmap(work: DriftedCopy, params: dict[str, Tensor], batches: Batches) -> np.ndarray:

@@ -64,6 +64,7 @@ TRIALS: dict[str, str] = {
     "weight_decay": "float64",     # L2 penalty
     "parameter_count": "Int64",    # parameters of the trial's network
     "parameters": "string",        # JSON object of the parameters Ax proposed (e.g. width ratios)
+    "warm_start_from": "string",   # mode warm_start: trial whose weights this trial started from ("" none)
 }
 
 HISTORY: dict[str, str] = {
@@ -113,6 +114,7 @@ ROBUSTNESS: dict[str, str] = {
     "trial_id": "string",          # source trial, if any
     "split": "string",             # evaluation split, "test"
     "drift": "string",             # drift model name
+    "data_seed": "Int64",          # seed of the train/val/test split the network was trained and scored on
     "sigma": "float64",
     "samples": "Int64",
     **{f"{m}_{s}": "float64" for m in ("accuracy", "loss")

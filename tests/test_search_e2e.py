@@ -8,7 +8,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from bayesft_tune.schema import HISTORY, ROBUSTNESS, SCHEMA_VERSION, TRIALS, VERSION_KEY
+from bayesft_tune.objective import Objective
+from bayesft_tune.schema import HISTORY, ROBUSTNESS, SCHEMA_VERSION, SELECTION, TRIALS, VERSION_KEY
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.runner import run_search
 
@@ -20,31 +21,36 @@ def _dtypes_match(frame: pd.DataFrame, spec: dict[str, str]) -> None:
         assert str(frame[col].dtype) == dtype, f"{col}: {frame[col].dtype} != {dtype}"
 
 
-def test_small_search_writes_three_valid_tables(ray_session, tmp_path):
+def test_small_search_writes_valid_tables_and_returns_a_reselected_network(ray_session, tmp_path):
     cfg = SearchConfig(trials=4, concurrency=2, epochs=2, samples=3, robustness_samples=3,
                        storage_path=f"file://{tmp_path}", name="e2e", verbose=False)
     out = run_search(cfg)
     run_dir = tmp_path / "e2e"
-    trials = pd.read_parquet(run_dir / "trials.parquet")
-    history = pd.read_parquet(run_dir / "history.parquet")
-    robust = pd.read_parquet(run_dir / "robustness.parquet")
-    for name in ("trials", "history", "robustness"):
+    tables = {n: pd.read_parquet(run_dir / f"{n}.parquet") for n in ("trials", "history", "robustness", "selection")}
+    for name, spec in (("trials", TRIALS), ("history", HISTORY), ("robustness", ROBUSTNESS), ("selection", SELECTION)):
         meta = pq.read_schema(run_dir / f"{name}.parquet").metadata
         assert meta[VERSION_KEY.encode()] == str(SCHEMA_VERSION).encode()
-    _dtypes_match(trials, TRIALS)
-    _dtypes_match(history, HISTORY)
-    _dtypes_match(robust, ROBUSTNESS)
+        _dtypes_match(tables[name], spec)
+    trials, history, robust, selection = (tables[n] for n in ("trials", "history", "robustness", "selection"))
     assert len(trials) == 4 and trials.trial_id.is_unique
     assert (trials.status == "completed").all() and (trials.epochs == 2).all()
     assert sorted(trials.trial_index) == [0, 1, 2, 3]
-    assert {"dropout_fc1", "dropout_fc2"} <= set(trials.columns)
+    assert (trials.objective_name == "grid_accuracy").all() and (trials.objective_direction == "max").all()
+    assert (trials.data_seed == 0).all() and (trials.parameter_count <= 157_226).all()
     assert trials[["dropout_fc1", "dropout_fc2"]].stack().between(0, 0.8).all()
+    assert trials.noise_injection.between(0, 1).all() and trials[["width_1", "width_2"]].notna().all().all()
     assert (trials.objective_sem > 0).all() and trials.objective_mean.map(math.isfinite).all()
-    assert len(history) == 8
-    assert all(sorted(e) == [1, 2] for e in history.groupby("trial_id").epoch.apply(list))
-    assert set(robust.method) == {"bayesft", "erm"} and len(robust) == 12
-    assert out.best["objective_mean"] == trials.objective_mean.min()
+    assert len(history) == 8 and history.drift_evaluated.tolist().count(True) == 4
+    assert history[history.epoch == 1].objective_mean.isna().all()  # MC objective on the last epoch only
+    assert history[history.epoch == 2].objective_mean.notna().all()
+    assert set(robust.method) == {"bayesft", "erm"} and len(robust) == 12 and (robust.data_seed == 0).all()
+    assert len(selection) == 3 and selection.chosen.sum() == 1
+    top = trials.sort_values("objective_mean", ascending=False).trial_id.head(3).tolist()
+    assert selection.trial_id.tolist() == top  # the observed top 3, re-scored with fresh draws
+    assert (selection.reselected != selection.observed).all()
     assert robust[robust.method == "bayesft"].trial_id.iloc[0] == out.best["trial_id"]
+    assert out.best["trial_id"] == selection[selection.chosen].trial_id.iloc[0]
+    assert 0.5 < out.reference_clean_accuracy <= 1.0
 
 
 def test_failing_and_nan_trials_are_recorded_and_search_goes_on(ray_session, tmp_path):
@@ -61,7 +67,7 @@ def test_failing_and_nan_trials_are_recorded_and_search_goes_on(ray_session, tmp
         tune.report({"epoch": 1, "drifted_loss": loss, "drifted_loss_sem": 0.01})
 
     searcher = AxSearcher({"dropout_fc1": (0.0, 0.8)}, max_concurrent=1, seed=0)
-    recorder = ParquetRecorder(str(tmp_path), "synthetic", ["dropout_fc1"], "drifted_loss", "min", 1,
+    recorder = ParquetRecorder(str(tmp_path), "synthetic", Objective("drifted_loss", 0.9, (0.9,), 2), 1,
                                {"target_sigma": 0.9, "samples": 2, "seed": 0}, verbose=False)
     tune.Tuner(trainable, tune_config=tune.TuneConfig(search_alg=searcher, num_samples=5,
                                                       metric="drifted_loss", mode="min"),

@@ -34,6 +34,7 @@ def _dominated(point: pd.Series, others: pd.DataFrame) -> bool:
 def test_noise_injection_searched_and_pareto_front_written(ray_session, tmp_path):
     cfg = SearchConfig(trials=4, concurrency=2, epochs=1, samples=2, robustness_samples=2,
                        search_noise_injection=True, noise_injection_bounds=(0.0, 0.8),
+                       space=("dropout",), training="clean", objective="drifted_loss", clean_guard=None,
                        multi_objective=True, erm_baseline=False, storage_path=str(tmp_path),
                        name="moo", verbose=False)
     out = run_search(cfg)

@@ -13,8 +13,8 @@ import pytest
 import fabricate
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*official CIFAR-10 files:UserWarning")
-from trainables import TASKS
-from trainables._common import SMOKE_ENV, get_task
+from bayesft_tune.objective import Objective
+from bayesft_tune.tasks import SMOKE_ENV, TASKS, Space, TrialSpec, get_task
 
 ALL_TASKS = ["mnist_mlp", "mnist_lenet5", "cifar10_alexnet", "cifar10_vgg11", "cifar10_vgg16",
              "cifar10_resnet18", "cifar10_preact_resnet18", "gtsrb_stn", "pennfudan_maskrcnn"]
@@ -63,11 +63,11 @@ class FakeSession:
 
 
 def _config(task: str, data: str) -> dict:
-    names = get_task(task).parameter_names()
-    return {"task": task, "epochs": 1, "batch_size": get_task(task).batch_size, "lr": get_task(task).lr,
-            "target_sigma": 0.9, "samples": 2, "drift": "lognormal", "seed": 0, "eval_seed": 7,
-            "data_seed": 0, "data_dir": data, "download": False, "objective_sigmas": [0.3, 0.9],
-            **{n: 0.1 for n in names}}
+    t = get_task(task)
+    spec = TrialSpec(task=task, space=Space(knobs=("dropout", "noise")), epochs=1, batch_size=t.batch_size,
+                     lr=t.lr, objective=Objective("grid_accuracy", 0.9, (0.3, 0.9), 2), train_seed=0,
+                     select_seed=7, data_dir=data)
+    return spec.to_config({**{n: 0.1 for n in t.parameter_names()}, "noise_injection": 0.2})
 
 
 @pytest.mark.parametrize("task", ALL_TASKS)
@@ -97,6 +97,7 @@ def test_trainable_reports_metrics_and_resumes_from_its_checkpoint(data_dir, tmp
     with session.dirs[0].as_directory() as d:
         state = torch.load(os.path.join(d, "trial.pt"), weights_only=True)
     assert state["task"] == task and state["rates"] == [0.1] * len(get_task(task).slots())
+    assert state["knobs"]["noise"] == 0.2 and metrics["knobs"]["dropout"] == [0.1] * len(get_task(task).slots())
     assert state["trainer"]["epochs_done"] == 1
     session.resume_from = session.dirs[0]  # a restarted trial with its checkpoint: nothing left to do
     run_trial(config)
@@ -128,8 +129,8 @@ def test_smoke_search(smoke_env, tmp_path, task):
     from bayesft_tune.search.runner import run_search
 
     cfg = SearchConfig(task=task, data_dir=str(smoke_env), trials=1, concurrency=1, epochs=1, samples=2,
-                       robustness_samples=2, robustness_sigmas=(0.0, 0.9), erm_baseline=False,
-                       verbose=False, storage_path=str(tmp_path), name="smoke")
+                       robustness_samples=2, robustness_sigmas=(0.0, 0.9), erm_baseline=False, clean_guard=None,
+                       objective="drifted_loss", verbose=False, storage_path=str(tmp_path), name="smoke")
     out = run_search(cfg)
     trials = pd.read_parquet(tmp_path / "smoke" / "trials.parquet")
     history = pd.read_parquet(tmp_path / "smoke" / "history.parquet")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -16,25 +15,26 @@ pytestmark = pytest.mark.slow
 
 
 def _first_results(run_dir: Path) -> pd.DataFrame:
-    """First reported epoch of every trial, from Tune's result.json files."""
-    rows = []
-    for path in run_dir.glob("*/result.json"):
-        first = json.loads(path.read_text().splitlines()[0])
-        rows.append({"trial_id": first["trial_id"], "warm_start_from": first["warm_start_from"],
-                     "train_loss": first["train_loss"], "clean_loss": first["clean_loss"], "index": first["config"]["ax_trial_index"]})
-    return pd.DataFrame(rows).sort_values("index", ignore_index=True)
+    """First reported epoch of every trial, with its warm-start source, from the run's tables."""
+    trials = pd.read_parquet(run_dir / "trials.parquet")[["trial_id", "trial_index", "warm_start_from"]]
+    history = pd.read_parquet(run_dir / "history.parquet")
+    first = history[history.epoch == 1][["trial_id", "train_loss", "clean_loss"]]
+    out = trials.merge(first, on="trial_id").rename(columns={"trial_index": "index"})
+    return out.sort_values("index", ignore_index=True)
 
 
 def test_mode_is_validated():
     with pytest.raises(UserInputError, match="mode"):
         SearchConfig(mode="resume")
     assert SearchConfig().mode == "scratch"
+    with pytest.raises(UserInputError, match="architecture"):
+        SearchConfig(mode="warm_start", space=("dropout", "width"))
 
 
 def test_warm_start_trials_load_the_best_previous_checkpoint(ray_session, tmp_path):
-    cfg = SearchConfig(trials=4, concurrency=1, epochs=1, samples=2, robustness_samples=2,
-                       bounds=(0.0, 0.2), mode="warm_start", erm_baseline=False, storage_path=str(tmp_path), name="ws",
-                       verbose=False)
+    cfg = SearchConfig(trials=4, concurrency=1, epochs=1, samples=2, robustness_samples=2, space=("dropout",),
+                       training="clean", bounds=(0.0, 0.2), mode="warm_start", erm_baseline=False,
+                       clean_guard=None, storage_path=str(tmp_path), name="ws", verbose=False)
     out = run_search(cfg)
     first = _first_results(tmp_path / "ws")
     assert len(first) == 4 and (out.trials.status == "completed").all()
@@ -47,4 +47,4 @@ def test_warm_start_trials_load_the_best_previous_checkpoint(ray_session, tmp_pa
     # after one epoch, trials that started from trained weights fit better than the scratch one
     assert (first.train_loss.iloc[1:] < 0.8 * first.train_loss.iloc[0]).all()
     assert (first.clean_loss.iloc[1:] < first.clean_loss.iloc[0]).all()
-    assert out.best_checkpoint is not None
+    assert out.best is not None and not out.selection.empty

@@ -16,7 +16,8 @@ def ablation_trial(config: dict) -> None:
 
     from bayesft_tune.ablation import AblationVariant, build_ablation_mlp, variant_rows
     from bayesft_tune.training import TrainConfig, Trainer
-    from trainables._common import cached_data, set_threads_from_resources
+    from bayesft_tune.tasks.trial import cached_data
+    from trainables._common import set_threads_from_resources
 
     set_threads_from_resources()
     variant, seed = AblationVariant(**config["variant"]), int(config["seed"])

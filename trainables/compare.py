@@ -1,51 +1,64 @@
-"""Trainable of ``bayesft-tune compare``: train one (method, seed) and score it over the σ grid.
+"""Trainable of ``bayesft-tune compare``: train one (method, seed) and score it on test.
 
-The trial reports the test-split robustness summary (schema ``ROBUSTNESS`` rows, as
-JSON text in ``robustness_json``); the driver collects them into ``robustness.parquet``.
+Every method of a comparison trains on the same split (``data_seed``) and is scored on
+its test split with the seed's ``test`` draws (common random numbers across methods,
+independent of every draw used for selection). The trial reports its ``ROBUSTNESS``
+rows as JSON text (``robustness_json``); the driver collects them.
 """
 
 from __future__ import annotations
 
-import pandas as pd
 import torch
-from torch import nn
+from ray import tune
 
-from bayesft_tune.evaluation import evaluate_under_drift, summarize_drift
+from bayesft_tune.dropout import add_dropout
+from bayesft_tune.methods import MethodConfig, get_method
+from bayesft_tune.objective import Objective
+from bayesft_tune.seeds import stream_seed
+from bayesft_tune.tasks import get_task
+from bayesft_tune.tasks.final import robustness_rows
+from bayesft_tune.tasks.trial import cached_data, drift_metrics
+from trainables._common import set_threads_from_resources, trial_device
 
-__all__ = ["compare_trial", "robustness_rows"]
+__all__ = ["UNIFORM_RATES", "compare_trial", "fit_uniform_dropout"]
+
+UNIFORM_RATES: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+"""Rates the ``uniform_dropout`` baseline tries (one rate for every slot)."""
 
 
-def robustness_rows(model: nn.Module, data, config: dict, label: str) -> pd.DataFrame:
-    """Summary over ``config["sigmas"]`` with ``samples`` draws, seeded by ``eval_seed``.
+def fit_uniform_dropout(task, splits, cfg: MethodConfig, seed: int, objective: Objective, drift: str,
+                        device, rates=UNIFORM_RATES) -> tuple[torch.nn.Module, float]:
+    """The best single dropout rate for every slot, chosen on the validation objective.
 
-    Every method of one seed uses the same ``eval_seed``, so their curves share the
-    same drift draws (common random numbers). ``trial_id`` holds ``label`` (the seed).
+    Every candidate trains with the same budget and seed; the selection draws are the
+    seed's ``select`` stream (never the test draws). Returns ``(model, rate)``.
     """
-    frame = evaluate_under_drift(model, data, [float(s) for s in config["sigmas"]],
-                                 samples=int(config["samples"]), drift=config["drift"],
-                                 seed=int(config["eval_seed"]))
-    out = summarize_drift(frame)
-    for i, (col, value) in enumerate([("method", config["method"]), ("trial_id", label),
-                                      ("split", "test"), ("drift", config["drift"])]):
-        out.insert(i, col, value)
-    return out
+    best = None
+    for rate in rates:
+        build = lambda: add_dropout(task.build(), [rate] * len(task.slots()))  # noqa: B023 (called at once)
+        model = get_method("erm").fit(build, splits.train, splits.val, cfg, seed, device)
+        score = drift_metrics(model, splits.val, objective, drift, stream_seed(seed, "select"))[objective.name]
+        if best is None or objective.better(score, best[0]):
+            best = (score, rate, model)
+    return best[2], best[1]
 
 
 def compare_trial(config: dict) -> None:
-    """Function trainable: ``config`` has task, method, seed, epochs, batch_size, lr,
-    sigmas, samples, drift, eval_seed and ``method_options`` (MethodConfig fields)."""
-    from ray import tune
-
-    from bayesft_tune.methods import MethodConfig, get_method
-    from trainables._common import cached_data, get_task, set_threads_from_resources, trial_device
-
+    """Function trainable: ``config`` has task, method, seed, data_seed, epochs, batch_size, lr,
+    sigmas, samples, drift, ``objective`` (``Objective.to_dict``, for uniform_dropout) and
+    ``method_options`` (MethodConfig fields)."""
     set_threads_from_resources()
     task, device, seed = get_task(config["task"]), trial_device(), int(config["seed"])
-    splits = cached_data(task.dataset, config.get("data_dir"), False, int(config.get("data_seed", 0)))
+    splits = cached_data(task.dataset, config.get("data_dir"), False, int(config["data_seed"]))
     cfg = MethodConfig(epochs=int(config["epochs"]), batch_size=int(config["batch_size"]),
                        lr=float(config["lr"]), **dict(config.get("method_options") or {}))
-    model = get_method(config["method"]).fit(task.build, splits.train, splits.val, cfg, seed, device)
-    rows = robustness_rows(model.to(torch.device("cpu")), splits.test,
-                           {**config, "eval_seed": int(config["eval_seed"]) + seed}, f"seed{seed}")
-    tune.report({"robustness_json": rows.to_json(orient="records"), "method": config["method"],
-                 "seed": seed})
+    label = f"seed{seed}"
+    if config["method"] == "uniform_dropout":
+        model, _ = fit_uniform_dropout(task, splits, cfg, seed, Objective.from_dict(config["objective"]),
+                                       config["drift"], device)
+    else:
+        model = get_method(config["method"]).fit(task.build, splits.train, splits.val, cfg, seed, device)
+    rows = robustness_rows(model.to(torch.device("cpu")).eval(), splits.test, config["sigmas"],
+                           int(config["samples"]), config["drift"], stream_seed(seed, "test"), config["method"],
+                           label, int(config["data_seed"]))
+    tune.report({"robustness_json": rows.to_json(orient="records"), "method": config["method"], "seed": seed})

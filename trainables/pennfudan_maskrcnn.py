@@ -70,7 +70,7 @@ def train_detection(config: dict) -> None:
 def _rows(model, data, job: FinalJob, method: str, trial_id) -> pd.DataFrame:
     out = summarize_drift(_drift_frame(model, data, job.spec, list(job.sigmas), job.samples, job.test_seed))
     for i, (col, value) in enumerate((("method", method), ("trial_id", trial_id), ("split", "test"),
-                                      ("drift", job.spec.drift))):
+                                      ("drift", job.spec.drift), ("data_seed", job.spec.data_seed))):
         out.insert(i, col, value)
     return out
 

@@ -109,7 +109,7 @@ class ParquetRecorder(Callback):
             "train_loss": result.get("train_loss"), "epochs": result.get("epoch", 0),
             "wall_time_s": result.get("time_total_s"), "error": error, **self.constants,
             **_knob_columns(result.get("knobs"), result.get("slots")),
-            "parameter_count": result.get("parameter_count"),
+            "parameter_count": result.get("parameter_count"), "warm_start_from": result.get("warm_start_from"),
             "parameters": json.dumps({k: v for k, v in config.items() if k not in (SPEC_KEY, TRIAL_INDEX_KEY)
                                       and isinstance(v, (int, float, str))}, sort_keys=True),
         }

@@ -21,7 +21,7 @@ from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.extensions import BestCheckpointBoard, ExtendedAxSearcher, pareto_table, plot_pareto
 from bayesft_tune.search.interrupt import remember_run_dir
-from bayesft_tune.search.preflight import check_resources, check_storage_writable
+from bayesft_tune.search.preflight import check_ray_address, check_resources, check_storage_writable
 from bayesft_tune.search.recorder import RUN_DIR_ENV, ParquetRecorder
 from bayesft_tune.search.searcher import AxSearcher
 from bayesft_tune.search.session import ray_session
@@ -229,6 +229,7 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
             writable, the cluster lacks the resources, or every trial failed.
     """
     started = time.perf_counter()
+    check_ray_address(cfg.address)
     name = cfg.name or time.strftime("search-%Y%m%d-%H%M%S")
     run_dir = join(rundir.storage_root(cfg.storage_path), name)
     rundir.refuse_existing(run_dir, name)

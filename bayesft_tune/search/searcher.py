@@ -14,6 +14,7 @@ import pickle
 import time
 from typing import Any, Sequence
 
+from ray import cloudpickle
 from ray.tune.search import Searcher
 
 from bayesft_tune.errors import UserInputError
@@ -182,7 +183,9 @@ class AxSearcher(Searcher):
 
     def __getstate__(self) -> dict:
         """Searcher state with the Ax client pickled (60x faster than Ax's JSON here, and
-        Tune saves searcher state after almost every result); cached until it changes."""
+        Tune saves searcher state after almost every result); cached until it changes.
+        ``cloudpickle``: a fitted model with outcome constraints holds local functions,
+        which plain pickle refuses; ``pickle.loads`` reads the bytes back."""
         state = dict(self.__dict__)
         client = state.pop("_client")
         state.pop("_pickle_cache", None)
@@ -193,7 +196,7 @@ class AxSearcher(Searcher):
                    sum(t.status.is_terminal for t in client._experiment.trials.values()))
             cache = self.__dict__.get("_pickle_cache")
             if cache is None or cache[0] != key:
-                cache = (key, pickle.dumps(client))
+                cache = (key, cloudpickle.dumps(client))  # closures in Ax's fitted constraint transforms
                 self._pickle_cache = cache
             state["_client_bytes"] = cache[1]
         return state

@@ -83,12 +83,12 @@ def train_reference(spec: TrialSpec, device: str = "cpu", threads: int = 1) -> R
 
 
 def robustness_rows(model, data, sigmas, samples: int, drift: str, seed: int, method: str,
-                    trial_id: str | None, split: str = "test") -> pd.DataFrame:
+                    trial_id: str | None, data_seed: int, split: str = "test") -> pd.DataFrame:
     """Schema ``ROBUSTNESS`` rows of one network over the σ grid (draws seeded by ``seed``)."""
     frame = evaluate_under_drift(model, data, list(sigmas), samples=samples, drift=drift, seed=seed)
     out = summarize_drift(frame)
     for i, (col, value) in enumerate((("method", method), ("trial_id", trial_id), ("split", split),
-                                      ("drift", drift))):
+                                      ("drift", drift), ("data_seed", int(data_seed)))):
         out.insert(i, col, value)
     return out
 
@@ -130,10 +130,11 @@ def run_final(job: FinalJob) -> tuple[pd.DataFrame, pd.DataFrame]:
         chosen = selection[selection.chosen].iloc[0]
         state = next(c.state for c in job.candidates if c.trial_id == chosen.trial_id)
         parts.append(robustness_rows(model_from_state(state).to(job.device), splits.test, job.sigmas,
-                                     job.samples, spec.drift, job.test_seed, "bayesft", str(chosen.trial_id)))
+                                     job.samples, spec.drift, job.test_seed, "bayesft", str(chosen.trial_id),
+                                     spec.data_seed))
     if job.erm and job.reference is not None:
         erm = task.build()
         erm.load_state_dict(job.reference.state)
         parts.append(robustness_rows(erm.eval().to(job.device), splits.test, job.sigmas, job.samples,
-                                     spec.drift, job.test_seed, "erm", None))
+                                     spec.drift, job.test_seed, "erm", None, spec.data_seed))
     return (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()), selection
