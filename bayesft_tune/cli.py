@@ -57,6 +57,9 @@ def _add_search(sub) -> None:
     a("--clean-guard", type=float, metavar="DROP", help="returned network's clean validation accuracy at most "
       "DROP below an ERM reference trained first (default 0.01; --no-clean-guard turns it off)")
     a("--no-clean-guard", dest="clean_guard", action="store_const", const="off", help="no clean-accuracy guard")
+    a("--mode", choices=["scratch", "warm_start"], help="scratch (default): every trial from a fresh "
+      "initialisation; warm_start: Algorithm 1, each trial starts from the best finished trial's weights "
+      "(spaces without architecture knobs)")
     a("--eval-every", type=int, metavar="N", help="MC objective and checkpoint every N epochs (default: last "
       "epoch and ASHA rungs only)")
     a("--reselect-top-k", type=int, metavar="K", help="top trials re-scored with fresh draws to pick the "

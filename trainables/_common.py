@@ -7,6 +7,7 @@ Everything else (what a trial trains and measures) is Ray-free, in
 from __future__ import annotations
 
 import importlib
+import os
 import tempfile
 from typing import Any, Callable
 
@@ -14,17 +15,23 @@ import ray
 import torch
 from ray import tune
 
+from bayesft_tune.storage import join
+from bayesft_tune.storage import resolve as resolve_uri
 from bayesft_tune.tasks.checkpoint import load_state, save_state
 from bayesft_tune.tasks.space import Knobs
 from bayesft_tune.tasks.spec import TrialSpec
 from bayesft_tune.tasks.trial import ClassificationTrial
 from bayesft_tune.training import Trainer
 
-__all__ = ["WARM_START_CHECKPOINT", "WARM_START_FROM", "report", "restore", "resolve", "run_trial",
+__all__ = ["WARM_START_CHECKPOINT", "WARM_START_FROM", "report", "restore", "resolve_target", "run_trial",
            "set_threads_from_resources", "trial_device"]
 
 WARM_START_CHECKPOINT = "warm_start_checkpoint"
-"""Config key: the ``tune.Checkpoint`` a warm-started trial loads its weights from."""
+"""Config key: the checkpoint a warm-started trial loads its weights from, relative to the run
+directory (``trial_<id>/checkpoint_<n>``): the directory may move before a resume."""
+RUN_DIR_ENV = "BAYESFT_RUN_DIR"
+"""Where the run directory lives now; the search sets it for every worker of its Ray job
+(a restored Tune experiment still carries the paths it had when it started)."""
 WARM_START_FROM = "warm_start_from"
 """Config key: the trial id that checkpoint belongs to."""
 
@@ -69,7 +76,9 @@ def warm_start(trainer: Trainer, config: dict) -> dict:
         return {WARM_START_FROM: ""}
     if trainer.epochs_done > 0 or tune.get_checkpoint() is not None:  # resumed: weights already derive from source
         return {WARM_START_FROM: str(source)}
-    with ckpt.as_directory() as d:
+    base = os.environ.get(RUN_DIR_ENV) or tune.get_context().get_storage().experiment_fs_path
+    fs, path = resolve_uri(join(base, ckpt))
+    with tune.Checkpoint(path=path, filesystem=fs).as_directory() as d:
         trainer.model.load_state_dict(load_state(d, trainer.device)["trainer"]["model"])
     return {WARM_START_FROM: str(source)}
 
@@ -84,7 +93,7 @@ def report(trainer: Trainer, spec: TrialSpec, knobs: Knobs, metrics: dict, check
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
 
-def resolve(target: str) -> Callable[..., Any]:
+def resolve_target(target: str) -> Callable[..., Any]:
     """The function a ``"module:function"`` string names (task-specific trainables)."""
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -95,7 +104,7 @@ def run_trial(config: dict) -> None:
     spec = TrialSpec.from_config(config)
     task = spec.get_task()
     if task.trainable is not None:
-        return resolve(task.trainable)(config)
+        return resolve_target(task.trainable)(config)
     set_threads_from_resources()
     knobs = spec.knobs(config)
     trial = ClassificationTrial(spec, knobs, trial_device())

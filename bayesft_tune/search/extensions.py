@@ -1,10 +1,10 @@
 """Search options beyond from-scratch single-objective BO.
 
 * **Warm start** (the paper's Algorithm 1): :class:`BestCheckpointBoard`, a Tune
-  callback in the driver, remembers the best finished trial's ``tune.Checkpoint``;
-  :class:`ExtendedAxSearcher` puts it in every new trial's config
-  (``warm_start_checkpoint``, ``warm_start_from``). A Checkpoint is a (filesystem,
-  path) pair, so trials on other nodes read it from the run's storage (s3://, NFS...).
+  callback in the driver, remembers the best finished trial's checkpoint as a path
+  relative to the run directory; :class:`ExtendedAxSearcher` puts it in every new
+  trial's config (``warm_start_checkpoint``, ``warm_start_from``), and the trial reads it
+  from the run's storage where the run lives now (s3://, NFS, a moved directory).
 * **Multi-objective** Ax search (``-drifted_loss, clean_accuracy``) and its observed
   Pareto front as a table (schema ``PARETO``) and a PNG.
 """
@@ -14,13 +14,16 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import posixpath
 from typing import Any
 
 import pandas as pd
+from pyarrow import fs as pafs
 from ray.tune import Callback
 
 from bayesft_tune.search._ax import make_client
 from bayesft_tune.search.searcher import AxSearcher
+from bayesft_tune.storage import resolve
 
 __all__ = ["BestCheckpointBoard", "ExtendedAxSearcher", "MOO_METRICS", "pareto_table", "plot_pareto"]
 
@@ -47,7 +50,7 @@ class BestCheckpointBoard(Callback):
 
     def __init__(self, metric: str = "drifted_loss", mode: str = "min", key: str = "default") -> None:
         self.metric, self.mode, self.key = metric, mode, key
-        self.best: tuple[str, float, Any] | None = None  # (trial id, value, tune.Checkpoint)
+        self.best: tuple[str, float, str] | None = None  # (trial id, value, checkpoint path in the run dir)
         self._seeded = False
         _BOARDS[key] = self
 
@@ -72,8 +75,9 @@ class BestCheckpointBoard(Callback):
         if trial.checkpoint is None or not isinstance(value, (int, float)) or not math.isfinite(value):
             return
         better = self.best is None or (value < self.best[1] if self.mode == "min" else value > self.best[1])
-        if better:
-            self.best = (trial.trial_id, float(value), trial.checkpoint)
+        if better:  # kept relative to the run directory: the directory may move before a resume
+            relative = f"{posixpath.basename(trial.path)}/{posixpath.basename(trial.checkpoint.path)}"
+            self.best = (trial.trial_id, float(value), relative)
 
 
 class ExtendedAxSearcher(AxSearcher):
@@ -121,10 +125,6 @@ class ExtendedAxSearcher(AxSearcher):
 
 
 def _newest_searcher_state(run_dir: str) -> dict | None:
-    from pyarrow import fs as pafs
-
-    from bayesft_tune.storage import resolve
-
     fs, root = resolve(run_dir)
     states = sorted(i.path for i in fs.get_file_info(pafs.FileSelector(root))
                     if i.base_name.startswith("searcher-state-"))

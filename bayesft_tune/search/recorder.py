@@ -23,15 +23,15 @@ from bayesft_tune.schema import SLOT_PREFIX, WIDTH_PREFIX
 from bayesft_tune.search.searcher import TRIAL_INDEX_KEY
 from bayesft_tune.storage import read_table, write_table
 from bayesft_tune.tasks.spec import SPEC_KEY
+from trainables._common import RUN_DIR_ENV
 
 __all__ = ["RUN_DIR_ENV", "ParquetRecorder"]
 
 HISTORY_KEYS = ("train_loss", "clean_loss", "clean_accuracy", "drifted_loss", "drifted_loss_sem",
                 "drifted_accuracy", "drifted_accuracy_sem", "drift_evaluated")
-RUN_DIR_ENV = "BAYESFT_RUN_DIR"
-"""Set by the runner in the driver: the run directory this search writes to *now*. A
-resumed search restores the recorder from Tune's saved state, which holds the path the run
-had when it started; the run directory may since have been moved or copied."""
+"""``RUN_DIR_ENV``: set by the runner in the driver (and every worker): the run directory this
+search writes to *now*. A resumed search restores the recorder from Tune's saved state,
+which holds the path the run had when it started; the directory may since have moved."""
 
 
 class ParquetRecorder(Callback):

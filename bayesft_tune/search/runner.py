@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import posixpath
 import tempfile
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import pandas as pd
 import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import SearchGenerator
 
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.search import rundir
@@ -31,7 +33,7 @@ from bayesft_tune.tasks.checkpoint import load_state
 from bayesft_tune.tasks.final import Candidate, FinalJob, Reference, run_final, train_reference
 from bayesft_tune.tasks.spec import TrialSpec
 from trainables import run_trial
-from trainables._common import resolve
+from trainables._common import resolve_target
 
 __all__ = ["SearchOutcome", "best_trial", "eval_epochs", "resume_search", "run_search"]
 
@@ -111,7 +113,8 @@ def _tuner(cfg: SearchConfig, spec: TrialSpec, name: str, run_dir: str, floor: f
     return tune.Tuner(
         tune.with_resources(run_trial, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}),
         param_space=spec.to_config(),
-        tune_config=tune.TuneConfig(search_alg=_searcher(cfg, spec, floor, board and name), scheduler=scheduler,
+        tune_config=tune.TuneConfig(search_alg=RelocatableSearchGenerator(_searcher(cfg, spec, floor, board and name)),
+                                    scheduler=scheduler,
                                     num_samples=cfg.trials, metric=obj.name, mode=obj.direction,
                                     reuse_actors=True, trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(name=name, storage_path=rundir.storage_root(cfg.storage_path),
@@ -122,6 +125,23 @@ def _tuner(cfg: SearchConfig, spec: TrialSpec, name: str, run_dir: str, floor: f
 
 def _trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
+
+
+class RelocatableSearchGenerator(SearchGenerator):
+    """Tune's wrapper of a searcher, made to follow a moved run directory on ``--resume``.
+
+    A resumed Tune run restores the generator's pickled experiment, whose storage still
+    names the directory the run started in; every trial created after the resume would
+    write there. This points it at where the run lives now (``RUN_DIR_ENV``).
+    """
+
+    def set_state(self, state: dict) -> None:  # noqa: D102
+        super().set_state(state)
+        storage, run_dir = getattr(self._experiment, "storage", None), os.environ.get(RUN_DIR_ENV)
+        if storage is not None and run_dir:
+            fs, path = resolve(run_dir)
+            storage.storage_filesystem, storage.storage_fs_path = fs, posixpath.dirname(path)
+            storage.experiment_dir_name = posixpath.basename(path)
 
 
 def best_trial(trials: pd.DataFrame, direction: str, floor: float | None = None) -> dict | None:
@@ -153,7 +173,7 @@ def _final(cfg: SearchConfig, spec: TrialSpec, candidates, reference, floor) -> 
                    cfg.robustness_samples, stream_seed(cfg.seed, "reselect"), stream_seed(cfg.seed, "test"),
                    floor, threads=max(1, int(cfg.cpus_per_trial)))
     task = spec.get_task()
-    final = resolve(task.robustness) if task.robustness else run_final
+    final = resolve_target(task.robustness) if task.robustness else run_final
     remote = ray.remote(num_cpus=cfg.cpus_per_trial, num_gpus=cfg.gpus_per_trial)(final)
     return ray.get(remote.remote(job))
 
@@ -236,7 +256,7 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     check_storage_writable(run_dir)
     rundir.save_config(cfg, run_dir)
     remember_run_dir(run_dir)
-    with ray_session(cfg.address):
+    with ray_session(cfg.address, env={RUN_DIR_ENV: run_dir}):
         return _run(cfg, run_dir, lambda spec, floor: _tuner(cfg, spec, name, run_dir, floor).fit(), started)
 
 
@@ -252,5 +272,5 @@ def resume_search(run_dir: str, address: str | None = None) -> SearchOutcome:
         trainable = tune.with_resources(run_trial, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
         return tune.Tuner.restore(run_dir, trainable=trainable, resume_errored=True).fit()
 
-    with ray_session(cfg.address):
+    with ray_session(cfg.address, env={RUN_DIR_ENV: run_dir}):
         return _run(cfg, run_dir, fit, started)

@@ -30,8 +30,12 @@ def ray_environment() -> None:
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None = None) -> Iterator[bool]:
+def ray_session(address: str | None = None, env: dict[str, str] | None = None) -> Iterator[bool]:
     """Join ``address`` (checked reachable first) or start a local Ray; shut down what we started.
+
+    Args:
+        address: Ray cluster address; None starts Ray locally.
+        env: environment variables of every worker of this job (``runtime_env``).
 
     Yields:
         True if this context started or joined Ray (and will shut it down), False if Ray
@@ -49,7 +53,8 @@ def ray_session(address: str | None = None) -> Iterator[bool]:
         os.environ["RAY_AUTH_MODE"] = "disabled"
     try:
         ray.init(address=address or None, include_dashboard=False if not address else None,
-                 log_to_driver=False, logging_level=logging.INFO if debug else logging.ERROR)
+                 log_to_driver=False, logging_level=logging.INFO if debug else logging.ERROR,
+                 runtime_env={"env_vars": dict(env)} if env else None)
     finally:
         if saved is None:
             os.environ.pop("RAY_AUTH_MODE", None)

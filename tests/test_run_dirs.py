@@ -1,0 +1,71 @@
+"""A run directory has one identity: names are never reused silently, a copied run resumes in
+place without touching the original, and the returned network loads back from the directory."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+import torch
+
+from bayesft_tune import evaluate_under_drift, load_data, load_trial_model
+from bayesft_tune.errors import UserInputError
+from bayesft_tune.search.config import SearchConfig
+from bayesft_tune.search.rundir import CONFIG_FILE, load_config, save_config
+from bayesft_tune.search.runner import resume_search, run_search
+from bayesft_tune.seeds import stream_seed
+
+
+def test_a_taken_run_name_is_refused_before_anything_is_written(tmp_path):
+    cfg = SearchConfig(storage_path=str(tmp_path), name="taken", trials=2)
+    save_config(cfg, str(tmp_path / "taken"))
+    before = (tmp_path / "taken" / CONFIG_FILE).read_bytes()
+    with pytest.raises(UserInputError, match="--resume .*--name"):
+        run_search(SearchConfig(storage_path=str(tmp_path), name="taken", trials=5, bounds=(0.1, 0.5)))
+    assert (tmp_path / "taken" / CONFIG_FILE).read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == [CONFIG_FILE]
+
+
+def test_an_invalid_saved_config_is_a_clear_error(tmp_path):
+    (tmp_path / CONFIG_FILE).write_text("{not json")
+    with pytest.raises(UserInputError, match="not valid JSON"):
+        load_config(str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def finished(ray_session, tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    cfg = SearchConfig(trials=3, concurrency=1, epochs=1, samples=2, robustness_samples=4,
+                       storage_path=str(root), name="orig", verbose=False)
+    return run_search(cfg), root
+
+
+@pytest.mark.slow
+def test_a_copied_run_resumes_in_its_new_place_and_never_touches_the_original(finished):
+    outcome, root = finished
+    original = {p.name: p.read_bytes() for p in (root / "orig").iterdir() if p.is_file()}
+    shutil.copytree(root / "orig", root / "copy")
+    for _ in range(2):  # resumed twice
+        resumed = resume_search(str(root / "copy"))
+        trials = pd.read_parquet(root / "copy" / "trials.parquet")
+        assert len(trials) == 3 and trials.trial_id.is_unique and resumed.run_dir == str(root / "copy")
+    assert {p.name: p.read_bytes() for p in (root / "orig").iterdir() if p.is_file()} == original
+
+
+@pytest.mark.slow
+def test_load_trial_model_returns_the_network_of_the_test_table(finished):
+    outcome, root = finished
+    model = load_trial_model(str(root / "orig"))
+    assert not model.training
+    chosen = outcome.selection[outcome.selection.chosen].trial_id.iloc[0]
+    test = load_data("mnist_embedded", seed=0).test
+    frame = evaluate_under_drift(model, test, [0.0, 0.9], samples=4, seed=stream_seed(0, "test"))
+    rob = outcome.robustness[outcome.robustness.method == "bayesft"].set_index("sigma")
+    assert rob.trial_id.iloc[0] == chosen
+    for sigma in (0.0, 0.9):
+        assert frame[frame.sigma == sigma].accuracy.mean() == pytest.approx(rob.loc[sigma, "accuracy_mean"])
+    other = outcome.trials[outcome.trials.trial_id != chosen].trial_id.iloc[0]
+    assert isinstance(load_trial_model(str(root / "orig"), other), torch.nn.Module)
+    with pytest.raises(UserInputError, match="no trial"):
+        load_trial_model(str(root / "orig"), "nope")
