@@ -14,117 +14,23 @@ Output: ``<out>/ablation.parquet`` (schema ``ABLATION``), ``<out>/ablation_tests
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import time
-from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from ray import tune
 from scipy import stats
-from torch import Tensor, nn
 
 from bayesft_tune.errors import UserInputError
+from bayesft_tune.search.session import ray_session
+from bayesft_tune.tasks.ablation import AblationVariant, build_ablation_mlp, default_variants, variant_rows
+from trainables.ablation import ablation_trial
 
 __all__ = ["AblationVariant", "build_ablation_mlp", "default_variants", "main", "significance", "variant_rows"]
-
-from bayesft_tune.models import ACTIVATIONS  # noqa: E402  (one table of activations)
-NORMS = ("none", "batch", "layer", "instance", "group")
-
-
-@dataclass(frozen=True)
-class AblationVariant:
-    """One MLP configuration of the ablation.
-
-    Attributes:
-        factor: the factor varied ("reference", "dropout", "normalization", "depth", "activation").
-        variant: short label, e.g. ``"alpha_dropout_0.3"``.
-        dropout: "none", "dropout" or "alpha" (alpha dropout, Klambauer et al.).
-        rate: dropout rate after every hidden activation.
-        norm: one of :data:`NORMS`, after every hidden Linear (before the activation).
-        depth: Linear layers (2-6); hidden widths ``192 x (depth - 2)`` then 32.
-        activation: key of :data:`ACTIVATIONS`.
-    """
-
-    factor: str = "reference"
-    variant: str = "reference"
-    dropout: str = "none"
-    rate: float = 0.0
-    norm: str = "none"
-    depth: int = 3
-    activation: str = "relu"
-
-    def __post_init__(self) -> None:
-        ok = (self.dropout in ("none", "dropout", "alpha") and 0 <= self.rate < 1 and self.norm in NORMS
-              and 2 <= int(self.depth) <= 8 and self.activation in ACTIVATIONS)
-        if not ok:
-            raise UserInputError(f"invalid ablation variant {self!r}: dropout in none/dropout/alpha, "
-                                 f"0 <= rate < 1, norm in {NORMS}, 2 <= depth <= 8, activation in "
-                                 f"{sorted(ACTIVATIONS)}. Fix the variant.")
-
-
-class _InstanceNorm(nn.Module):
-    """Instance norm of an MLP feature vector: the ``F`` features of one example are one
-    channel of length ``F`` (normalised per example, one scalar γ, β per layer)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.norm = nn.InstanceNorm1d(1, affine=True)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.norm(x.unsqueeze(1)).squeeze(1)
-
-
-def _norm(kind: str, width: int) -> nn.Module:
-    return {"batch": lambda: nn.BatchNorm1d(width), "layer": lambda: nn.LayerNorm(width),
-            "instance": _InstanceNorm, "group": lambda: nn.GroupNorm(4, width)}[kind]()
-
-
-def build_ablation_mlp(v: AblationVariant, in_features: int = 784, num_classes: int = 10) -> nn.Sequential:
-    """The variant's MLP; input ``N x 1 x 28 x 28`` or ``N x 784``, output ``N x 10`` logits."""
-    hidden = [192] * (int(v.depth) - 2) + [32]
-    widths = [in_features, *hidden, num_classes]
-    layers: list[tuple[str, nn.Module]] = [("flatten", nn.Flatten())]
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]), start=1):
-        layers.append((f"fc{i}", nn.Linear(a, b)))
-        if i == len(widths) - 1:
-            break
-        if v.norm != "none":
-            layers.append((f"norm{i}", _norm(v.norm, b)))
-        layers.append((f"act{i}", ACTIVATIONS[v.activation]()))
-        if v.dropout != "none":
-            layers.append((f"drop{i}", (nn.AlphaDropout if v.dropout == "alpha" else nn.Dropout)(v.rate)))
-    return nn.Sequential(OrderedDict(layers))
-
-
-def default_variants(rates: Sequence[float] = (0.1, 0.3, 0.5)) -> list[AblationVariant]:
-    """Reference plus every single-factor change of Fig. 2."""
-    out = [AblationVariant()]
-    out += [AblationVariant("dropout", f"{'alpha_' if k == 'alpha' else ''}dropout_{r}", k, float(r))
-            for k in ("dropout", "alpha") for r in rates]
-    out += [AblationVariant("normalization", f"{n}_norm", norm=n) for n in NORMS[1:]]
-    out += [AblationVariant("depth", f"depth_{d}", depth=d) for d in (2, 4, 5, 6)]
-    out += [AblationVariant("activation", a, activation=a) for a in ("leaky_relu", "elu", "gelu")]
-    return out
-
-
-def variant_rows(model: nn.Module, data, v: AblationVariant, seed: int, config: dict,
-                 trial_id: str | None) -> pd.DataFrame:
-    """Test accuracy/loss under drift at ``config["sigmas"]`` (``samples`` draws, seeded by
-    ``eval_seed + seed``: all variants of a seed share the drift draws) as ``ABLATION`` rows."""
-    from bayesft_tune.evaluation import evaluate_under_drift, summarize_drift
-
-    sigmas = sorted(float(s) for s in config["sigmas"])
-    frame = evaluate_under_drift(model, data, sigmas, samples=int(config["samples"]),
-                                 seed=int(config["eval_seed"]) + int(seed))
-    s = summarize_drift(frame)
-    area = float(np.trapezoid(s.accuracy_mean, s.sigma) / (s.sigma.max() - s.sigma.min())) \
-        if len(s) > 1 else float(s.accuracy_mean.iloc[0])
-    return pd.DataFrame({"factor": v.factor, "variant": v.variant, "seed": int(seed), "trial_id": trial_id,
-                         "sigma": s.sigma, "samples": s.samples, "accuracy_mean": s.accuracy_mean,
-                         "accuracy_sem": s.accuracy_sem, "loss_mean": s.loss_mean,
-                         "loss_sem": s.loss_sem, "auc": area})
 
 
 def _metric_values(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -176,8 +82,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _numbers(text: str, flag: str, rule: str, ok) -> list[float]:
+    """Comma-separated numbers of one flag, each checked by ``ok``."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or not all(ok(v) for v in values):
+        raise UserInputError(f"ablation {flag} must be comma-separated {rule}; got {text!r}. Fix {flag}.")
+    return values
+
+
 def _variants(args: argparse.Namespace) -> list[AblationVariant]:
-    variants = default_variants([float(r) for r in args.rates.split(",") if r.strip()])
+    variants = default_variants(_numbers(args.rates, "--rates", "rates in [0, 1)", lambda r: 0 <= r < 1))
     if args.only:
         wanted = {w.strip() for w in args.only.split(",") if w.strip()} | {"reference"}
         unknown = sorted(wanted - {v.variant for v in variants})
@@ -190,21 +107,17 @@ def _variants(args: argparse.Namespace) -> list[AblationVariant]:
 
 def run_ablation(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
     """Run the grid (variants x seeds) on Ray Tune; returns the rows and the output directory."""
-    import io
-
-    from ray import tune
-
-    from bayesft_tune.search.session import ray_session
-    from trainables.ablation import ablation_trial
-
     if args.seeds < 1 or args.epochs < 1 or args.samples < 2:
         raise UserInputError(f"ablation needs --seeds >= 1, --epochs >= 1, --samples >= 2; got "
                              f"{args.seeds}, {args.epochs}, {args.samples}.")
+    if not 0 < args.alpha < 1:
+        raise UserInputError(f"ablation --alpha must be in (0, 1); got {args.alpha}. Fix --alpha.")
+    sigmas = _numbers(args.sigmas, "--sigmas", "σ values >= 0, at least two", lambda v: v >= 0)
     out = os.path.abspath(args.out or os.path.join("runs", time.strftime("ablation-%Y%m%d-%H%M%S")))
     space = {"variant": tune.grid_search([asdict(v) for v in _variants(args)]),
              "seed": tune.grid_search(list(range(args.seeds))), "epochs": args.epochs, "batch_size": 64,
              "lr": 1e-3, "samples": args.samples, "eval_seed": 20_011,
-             "sigmas": [float(s) for s in args.sigmas.split(",") if s.strip()]}
+             "sigmas": sigmas}
     with ray_session():
         results = tune.Tuner(tune.with_resources(ablation_trial, {"cpu": 1}), param_space=space,
                              tune_config=tune.TuneConfig(reuse_actors=True),

@@ -117,6 +117,7 @@ def _drift_list() -> str:
 
 
 def _search(args: argparse.Namespace) -> int:
+    print("bayesft-tune search: starting (loading torch, Ax and Ray)", file=sys.stderr, flush=True)
     from bayesft_tune.search.config import SearchConfig
     from bayesft_tune.search.interrupt import forget_run_dir, remember_run_dir
     from bayesft_tune.search.runner import resume_search, run_search
@@ -145,16 +146,6 @@ def _print_outcome(outcome) -> None:
     from bayesft_tune.search.summary import outcome_text
 
     print(outcome_text(outcome))
-
-
-def robustness_text(robustness) -> str:
-    """Accuracy [95% CI] per σ (rows) and method (columns)."""
-    if robustness.empty:
-        return "(no robustness table)"
-    r = robustness.assign(cell=lambda d: [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in
-                                          zip(d.accuracy_mean, d.accuracy_ci_low, d.accuracy_ci_high)])
-    table = r.pivot(index="sigma", columns="method", values="cell")
-    return "test accuracy under drift, mean [95% CI]:\n" + table.to_string()
 
 
 def _add_evaluate(sub) -> None:
@@ -253,6 +244,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                                        "drift": args.drift}, index=summary.index), summary], axis=1)
     written = write_file(summary, out if "://" in out else os.path.abspath(out), "robustness")
     print(f"model {args.model}, dropout {rates}, drift {args.drift}, T={args.samples}, test n={len(splits.test)}")
+    from bayesft_tune.search.summary import robustness_text
+
     print(robustness_text(summary))
     print(summary[["sigma", "loss_mean", "loss_ci_low", "loss_ci_high"]].to_string(index=False))
     print(f"written: {written}")

@@ -106,7 +106,7 @@ def test_errors_from_ray_workers_are_unwrapped_to_one_line(wrap, capsys, monkeyp
 
     monkeypatch.setattr(runner, "run_search", fail)
     assert main(["search", "--trials", "2"]) == 2
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err.replace("bayesft-tune search: starting (loading torch, Ax and Ray)\n", "")
     assert err == ("bayesft-tune search: error: dropout rate must satisfy 0 <= p < 1; got p=1.2."
                    + (" Pass a rate in [0, 1).\n" if wrap != "text_only" else "\n"))
 

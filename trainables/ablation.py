@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import torch
+from ray import tune
+
+from bayesft_tune.tasks.ablation import AblationVariant, build_ablation_mlp, variant_rows
+from bayesft_tune.tasks.trial import cached_data
+from bayesft_tune.training import TrainConfig, Trainer
+from trainables._common import set_threads_from_resources
+
 __all__ = ["ablation_trial"]
 
 
@@ -11,14 +19,6 @@ def ablation_trial(config: dict) -> None:
 
     Reports the variant's robustness rows (schema ``ABLATION``) as JSON text in ``rows_json``.
     """
-    import torch
-    from ray import tune
-
-    from bayesft_tune.ablation import AblationVariant, build_ablation_mlp, variant_rows
-    from bayesft_tune.training import TrainConfig, Trainer
-    from bayesft_tune.tasks.trial import cached_data
-    from trainables._common import set_threads_from_resources
-
     set_threads_from_resources()
     variant, seed = AblationVariant(**config["variant"]), int(config["seed"])
     splits = cached_data("mnist_embedded", None, False, 0)

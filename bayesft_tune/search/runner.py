@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import posixpath
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -173,9 +174,16 @@ def _final(cfg: SearchConfig, spec: TrialSpec, candidates, reference, floor) -> 
                    cfg.robustness_samples, stream_seed(cfg.seed, "reselect"), stream_seed(cfg.seed, "test"),
                    floor, threads=max(1, int(cfg.cpus_per_trial)))
     task = spec.get_task()
+    _say(cfg, f"re-scoring the top {len(candidates)} trials with fresh validation draws; test table "
+              f"(T = {cfg.robustness_samples}, σ = {', '.join(f'{x:g}' for x in cfg.robustness_sigmas)})")
     final = resolve_target(task.robustness) if task.robustness else run_final
     remote = ray.remote(num_cpus=cfg.cpus_per_trial, num_gpus=cfg.gpus_per_trial)(final)
     return ray.get(remote.remote(job))
+
+
+def _say(cfg: SearchConfig, text: str) -> None:
+    if cfg.verbose:
+        print(f"bayesft-tune search: {text}", file=sys.stderr, flush=True)
 
 
 def _reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Reference | None:
@@ -185,6 +193,7 @@ def _reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Reference | 
     saved = rundir.load_reference(run_dir)
     if saved is not None:
         return saved
+    _say(cfg, f"training the ERM reference of the clean-accuracy guard ({spec.epochs} epochs)")
     remote = ray.remote(num_cpus=cfg.cpus_per_trial, num_gpus=cfg.gpus_per_trial)(train_reference)
     reference = ray.get(remote.remote(spec, "cpu", max(1, int(cfg.cpus_per_trial))))
     rundir.save_reference(reference, run_dir)
