@@ -30,6 +30,7 @@ def _search(trials: int, gpus: float) -> tuple[list[dict], float]:
     from bayesft_tune.search.config import SearchConfig
     from bayesft_tune.search.runner import run_search
 
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "0"  # per-trial result.json, read below
     out = run_search(SearchConfig(trials=trials, concurrency=max(1, int(round(1 / gpus))),
                                   gpus_per_trial=gpus, cpus_per_trial=1, epochs=5,
                                   storage_path=os.path.abspath("runs/gpu-check"),

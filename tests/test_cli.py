@@ -38,7 +38,7 @@ def test_evaluate_bad_dropout_is_a_clear_error(tmp_path, capsys):
 @pytest.mark.parametrize("flags,match", [
     (["--trials", "0"], "trials must be an integer >= 1"),
     (["--bounds", "0.5,0.2"], "0 <= low < high < 1"),
-    (["--task", "imagenet"], "registered tasks are"),
+    (["--task", "imagenet"], "valid tasks are"),
     (["--gpus-per-trial", "1.5"], "gpus_per_trial"),
     (["--drift", "nope"], "registered drift models"),
 ])

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 from bayesft_tune.errors import UserInputError
+from bayesft_tune.registry import Registry
 
-__all__ = ["Method", "MethodConfig", "get_method", "method_names", "register_method"]
+__all__ = ["METHODS", "Method", "MethodConfig", "get_method", "method_names", "register_method"]
 
 
 @dataclass(frozen=True)
@@ -87,30 +88,22 @@ class Method:
     description: str
 
 
-_REGISTRY: dict[str, Method] = {}
+METHODS: Registry[Method] = Registry("method", "Pass one of these names (comma-separated for --methods).")
 
 
 def register_method(method: Method) -> Method:
     """Add ``method`` to the registry (replacing one of the same name)."""
-    _REGISTRY[method.name] = method
-    return method
+    return METHODS.register(method.name, method)
 
 
 def method_names() -> list[str]:
     """Registered method names, in registration order."""
-    return list(_REGISTRY)
+    return METHODS.names()
 
 
 def get_method(name: str) -> Method:
-    """Look up a method by name.
-
-    Raises:
-        UserInputError: unknown name; the message lists the valid names.
-    """
-    if name not in _REGISTRY:
-        raise UserInputError(f"unknown method {name!r}; valid methods are {method_names()}. "
-                             "Pass one of these names (comma-separated for --methods).")
-    return _REGISTRY[name]
+    """Look up a method by name (an unknown name is a UserInputError listing the valid ones)."""
+    return METHODS.get(name)
 
 
 def seeded_build(build: Callable[[], nn.Module], seed: int) -> nn.Module:

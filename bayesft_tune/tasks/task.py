@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from bayesft_tune.dropout import dropout_slots, slot_parameter_name
-from bayesft_tune.errors import UserInputError
 from bayesft_tune.models import build_model
+from bayesft_tune.registry import Registry
 
 __all__ = ["SMOKE_ENV", "TASKS", "Task", "get_task", "register_task", "task_names"]
 
@@ -94,18 +94,17 @@ class Task:
         return [slot_parameter_name(s) for s in self.slots()]
 
 
-TASKS: dict[str, Task] = {}
+TASKS: Registry[Task] = Registry("task", "Pass one with --task.")
 
 
 def register_task(task: Task) -> Task:
     """Add a task to the registry (replacing one of the same name)."""
-    TASKS[task.name] = task
-    return task
+    return TASKS.register(task.name, task)
 
 
 def task_names() -> list[str]:
     """Registered task names, in registration order."""
-    return list(TASKS)
+    return TASKS.names()
 
 
 def get_task(name: str) -> Task:
@@ -114,7 +113,5 @@ def get_task(name: str) -> Task:
     Raises:
         UserInputError: unknown name; the message lists the registered names.
     """
-    if name not in TASKS:
-        raise UserInputError(f"unknown task {name!r}; registered tasks are {task_names()}. "
-                             "Pass one with --task.")
-    return TASKS[name].smoke_variant() if os.environ.get(SMOKE_ENV) == "1" else TASKS[name]
+    task = TASKS.get(name)
+    return task.smoke_variant() if os.environ.get(SMOKE_ENV) == "1" else task
