@@ -358,6 +358,9 @@ def _dispatch(argv: list[str]) -> int:
     _add_evaluate(sub)
     sub.add_parser("report", help="write a Markdown report of a run directory (see 'report --help')")
     sub.add_parser("watch", help="live view of a search's run directory (see 'watch --help')")
+    repair = sub.add_parser("repair", help="rebuild a run's trials.parquet and history.parquet from its "
+                                           "trials' own result.json files (a deleted or truncated table)")
+    repair.add_argument("run_dir", metavar="RUN_DIR", help="the search's run directory (path or URI)")
     sub.add_parser("compare", help="train every method (erm, awp, ftna, ..., bayesft) over seeds and "
                                    "compare robustness (see 'compare --help')")
     sub.add_parser("ablation", help="the paper's §III.A ablation of MLP components with Welch's t-test "
@@ -367,7 +370,17 @@ def _dispatch(argv: list[str]) -> int:
 
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
     del args.debug
+    if args.command == "repair":
+        return _repair(args.run_dir)
     return _search(args) if args.command == "search" else _evaluate(args)
+
+
+def _repair(run_dir: str) -> int:
+    from bayesft_tune.search.runner import repair_run
+
+    trials, history = repair_run(run_dir)
+    print(f"rebuilt {run_dir}: trials.parquet ({trials} trials), history.parquet ({history} epochs)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -69,3 +69,25 @@ def test_load_trial_model_returns_the_network_of_the_test_table(finished):
     assert isinstance(load_trial_model(str(root / "orig"), other), torch.nn.Module)
     with pytest.raises(UserInputError, match="no trial"):
         load_trial_model(str(root / "orig"), "nope")
+
+
+@pytest.mark.slow
+def test_lost_or_truncated_tables_are_rebuilt_from_the_trials_results(finished, tmp_path, capsys):
+    from bayesft_tune.cli import main
+
+    outcome, root = finished
+    run = tmp_path / "run"
+    shutil.copytree(root / "orig", run)
+    want = pd.read_parquet(run / "trials.parquet").set_index("trial_id").sort_index()
+    history = pd.read_parquet(run / "history.parquet")
+    (run / "trials.parquet").write_bytes((run / "trials.parquet").read_bytes()[:100])  # truncated
+    (run / "history.parquet").unlink()
+    assert main(["repair", str(run)]) == 0 and "3 trials" in capsys.readouterr().out
+    got = pd.read_parquet(run / "trials.parquet").set_index("trial_id").sort_index()
+    assert list(got.index) == list(want.index) and (got.status == "completed").all()
+    for col in ("objective_mean", "clean_accuracy", "width_1", "noise_injection", "trial_index"):
+        pd.testing.assert_series_equal(got[col], want[col])
+    assert len(pd.read_parquet(run / "history.parquet")) == len(history)
+    (run / "trials.parquet").unlink()
+    resumed = resume_search(str(run))  # a resume rebuilds first: every finished trial, once
+    assert len(resumed.trials) == 3 and resumed.trials.trial_id.is_unique

@@ -22,6 +22,7 @@ from bayesft_tune.objective import Objective
 from bayesft_tune.schema import SLOT_PREFIX, WIDTH_PREFIX
 from bayesft_tune.search.searcher import TRIAL_INDEX_KEY
 from bayesft_tune.storage import read_table, write_table
+from bayesft_tune.search.repair import rebuild_from_results
 from bayesft_tune.tasks.spec import SPEC_KEY
 from trainables._common import RUN_DIR_ENV
 
@@ -57,24 +58,24 @@ class ParquetRecorder(Callback):
         self.best: float | None = None
 
     def setup(self, **info: Any) -> None:
-        """Follow the run directory the runner names now; reload tables a previous driver wrote."""
+        """Follow the run directory the runner names now; reload what a previous driver recorded:
+        first every trial's own results (``result.json``, durable), then the tables where they
+        are readable (a missing or truncated table is rebuilt, not fatal)."""
         self.run_dir = os.environ.get(RUN_DIR_ENV) or self.run_dir
+        rebuild_from_results(self)
         for table, store, key in (("trials", self.trials, lambda r: r["trial_id"]),
                                   ("history", self.history, lambda r: (r["trial_id"], int(r["epoch"])))):
             try:
                 frame = read_table(self.run_dir, table)
-            except (OSError, FileNotFoundError):
+            except Exception:  # noqa: BLE001  (missing or corrupt: the results above stand)
                 continue
             for row in frame.to_dict("records"):
                 store[key(row)] = row
 
     # ---- Tune hooks -------------------------------------------------------------------
     def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info: Any) -> None:
-        epoch = int(result.get("epoch", result.get("training_iteration", 0)))
-        row = {"trial_id": trial.trial_id, "epoch": epoch, "time_s": result.get("time_total_s"),
-               **{k: result.get(k) for k in HISTORY_KEYS}, "objective_mean": result.get(self.metric),
-               "objective_sem": result.get(f"{self.metric}_sem")}
-        self.history[(trial.trial_id, epoch)] = row
+        row = self.history_row(trial.trial_id, result)
+        self.history[(trial.trial_id, int(row["epoch"]))] = row
         # Written at once: the report carried a checkpoint, and a trial resumed from it
         # (after a driver loss) never reports this epoch again.
         self._write_history()
@@ -97,10 +98,23 @@ class ParquetRecorder(Callback):
         self.write()
 
     # ---- tables -------------------------------------------------------------------------
+    def history_row(self, trial_id: str, result: dict) -> dict:
+        """One ``history`` row of a reported result."""
+        return {"trial_id": trial_id, "epoch": int(result.get("epoch", result.get("training_iteration", 0))),
+                "time_s": result.get("time_total_s"), **{k: result.get(k) for k in HISTORY_KEYS},
+                "objective_mean": result.get(self.metric), "objective_sem": result.get(f"{self.metric}_sem")}
+
     def _record(self, trial, status: str, error: str | None, announce: bool = True) -> None:
-        result, config = trial.last_result or {}, trial.config
-        row = {
-            "trial_id": trial.trial_id, "trial_index": config.get(TRIAL_INDEX_KEY), "status": status,
+        row = self.trial_row(trial.trial_id, trial.config, trial.last_result or {}, status, error)
+        self.trials[trial.trial_id] = row
+        self.write()
+        if announce and self.verbose:
+            self._announce(row)
+
+    def trial_row(self, trial_id: str, config: dict, result: dict, status: str, error: str | None) -> dict:
+        """One ``trials`` row from a trial's config and last result."""
+        return {
+            "trial_id": trial_id, "trial_index": config.get(TRIAL_INDEX_KEY), "status": status,
             "task": self.task, "objective_name": self.metric, "objective_direction": self.mode,
             "objective_mean": result.get(self.metric), "objective_sem": result.get(f"{self.metric}_sem"),
             "drifted_accuracy": result.get("drifted_accuracy"),
@@ -113,10 +127,6 @@ class ParquetRecorder(Callback):
             "parameters": json.dumps({k: v for k, v in config.items() if k not in (SPEC_KEY, TRIAL_INDEX_KEY)
                                       and isinstance(v, (int, float, str))}, sort_keys=True),
         }
-        self.trials[trial.trial_id] = row
-        self.write()
-        if announce and self.verbose:
-            self._announce(row)
 
     def write(self) -> None:
         """Write both tables atomically."""
