@@ -22,22 +22,12 @@ import traceback
 from typing import Sequence
 
 from bayesft_tune.errors import UserInputError
+from bayesft_tune.argtypes import floats as _floats, names as _names
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130
 DEBUG_FLAG, DEBUG_ENV = "--debug", "BAYESFT_DEBUG"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _WRAPPED = re.compile(r"(?:bayesft_tune\.errors\.)?UserInputError: (.+)")
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 0.5,0.3; got {text!r}") from err
-    if not values:
-        raise argparse.ArgumentTypeError(f"expected one or more comma-separated numbers, e.g. 0.5,0.3; "
-                                         f"got {text!r}")
-    return values
 
 
 def _add_search(sub) -> None:
@@ -100,10 +90,6 @@ def _add_search(sub) -> None:
     a("--quiet", dest="verbose", action="store_false", default=None, help="no per-trial progress lines")
 
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip())
-
-
 def _task_list() -> str:
     from bayesft_tune.tasks import TASKS
 
@@ -117,7 +103,6 @@ def _drift_list() -> str:
 
 
 def _search(args: argparse.Namespace) -> int:
-    print("bayesft-tune search: starting (loading torch, Ax and Ray)", file=sys.stderr, flush=True)
     from bayesft_tune.search.config import SearchConfig
     from bayesft_tune.search.interrupt import forget_run_dir, remember_run_dir
     from bayesft_tune.search.runner import resume_search, run_search
@@ -146,110 +131,6 @@ def _print_outcome(outcome) -> None:
     from bayesft_tune.search.summary import outcome_text
 
     print(outcome_text(outcome))
-
-
-def _add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="train (or load) a model with given dropout rates and "
-                                        "measure its accuracy under weight drift")
-    a = p.add_argument
-    a("--model", default="mlp", help="registered model (default mlp: 784-192-32-10)")
-    a("--dataset", default="mnist_embedded", help="registered dataset (default: embedded MNIST)")
-    a("--dropout", type=_floats, default=None, metavar="P1,P2,..",
-      help="one dropout rate per slot (K-1 for K Linear/Conv layers); default all 0 (ERM)")
-    a("--checkpoint", help="load weights saved by this package (evaluate --save, or a trial's trial.pt)")
-    a("--save", metavar="PATH.pt", help="save the trained model here (torch.save, weights_only loadable)")
-    a("--epochs", type=int, default=10, help="training epochs (default 10)")
-    a("--batch-size", type=int, default=64, help="training batch size (default 64)")
-    a("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    a("--noise-injection", type=float, default=0.0, help="σ of drift injected while training (default 0)")
-    a("--sigmas", type=_floats, default=None, help="σ grid (default 0,0.3,0.6,0.9,1.2,1.5)")
-    a("--samples", type=int, default=32, help="Monte Carlo samples T per σ (default 32)")
-    a("--drift", default="lognormal", help="drift model: lognormal (default), gaussian, stuck_at")
-    a("--params", choices=["all", "weights"], default="all", help="which parameters drift (default all)")
-    a("--seed", type=int, default=0, help="seed of training and drift draws (default 0)")
-    a("--device", default="cpu", help="torch device (default cpu)")
-    a("--data-dir", help="directory holding torchvision dataset files")
-    a("--download", action="store_true", help="let torchvision download the dataset")
-    a("--label", default="model", help="method name in the output table (default 'model')")
-    a("--out", help="Parquet file or URI for the summary (default runs/evaluate-<timestamp>/robustness.parquet)")
-
-
-def _check_evaluate(args: argparse.Namespace) -> dict | None:
-    """Fail fast on bad evaluate flags, before data is loaded or a model trained.
-
-    Returns:
-        The loaded ``--checkpoint`` (None without one).
-    """
-    from bayesft_tune import get_drift
-    from bayesft_tune.models import model_names
-    from bayesft_tune.search.preflight import check_device, check_output_path, check_sigmas, load_checkpoint
-
-    for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size), ("--samples", args.samples)):
-        if value < 1:
-            raise UserInputError(f"{flag} must be an integer >= 1; got {value}. Pass e.g. {flag} 8.")
-    if not 0 < args.lr < float("inf") or not 0 <= args.noise_injection < float("inf"):
-        raise UserInputError(f"--lr must be a number > 0 and --noise-injection a number >= 0; got "
-                             f"--lr {args.lr}, --noise-injection {args.noise_injection}. Fix the flag.")
-    if args.model not in model_names():
-        raise UserInputError(f"--model must be a registered model, one of {model_names()}; got {args.model!r}.")
-    if args.sigmas is not None:
-        check_sigmas("--sigmas", args.sigmas)
-    get_drift(args.drift)
-    check_device(args.device)
-    for flag, path in (("--out", args.out), ("--save", args.save)):
-        if path:
-            check_output_path(path, flag)
-    return load_checkpoint(args.checkpoint) if args.checkpoint else None
-
-
-def _load_or_train(args: argparse.Namespace, splits, checkpoint: dict | None = None):
-    import torch
-
-    from bayesft_tune import TrainConfig, add_dropout, build_model, dropout_slots, train
-    from bayesft_tune.search.preflight import check_checkpoint_matches
-
-    torch.manual_seed(args.seed)
-    net = build_model(args.model, **({"in_channels": splits.input_shape[0]} if args.model == "lenet5" else
-                                     {"in_features": int(torch.tensor(splits.input_shape).prod())}))
-    rates = list(args.dropout) if args.dropout else [0.0] * len(dropout_slots(net))
-    if checkpoint is not None:
-        weights = check_checkpoint_matches(checkpoint, net, args.model, args.checkpoint)
-        rates = list(checkpoint.get("rates", rates))
-        net = add_dropout(net, rates)
-        net.load_state_dict(weights)
-        return net, rates
-    net = add_dropout(net, rates)
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      noise_injection=args.noise_injection)
-    train(net, splits.train, cfg, seed=args.seed, device=args.device)
-    if args.save:
-        torch.save({"model": args.model, "rates": rates, "state_dict": net.state_dict()}, args.save)
-    return net, rates
-
-
-def _evaluate(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from bayesft_tune import DEFAULT_SIGMAS, evaluate_under_drift, load_data, summarize_drift
-    from bayesft_tune.storage import write_file
-
-    checkpoint = _check_evaluate(args)
-    out = args.out or os.path.join("runs", time.strftime("evaluate-%Y%m%d-%H%M%S"), "robustness.parquet")
-    splits = load_data(args.dataset, root=args.data_dir, download=args.download, seed=args.seed)
-    net, rates = _load_or_train(args, splits, checkpoint)
-    frame = evaluate_under_drift(net, splits.test, args.sigmas or DEFAULT_SIGMAS, samples=args.samples,
-                                 drift=args.drift, seed=args.seed, params=args.params, device=args.device)
-    summary = summarize_drift(frame)
-    summary = pd.concat([pd.DataFrame({"method": args.label, "trial_id": None, "split": "test",
-                                       "drift": args.drift}, index=summary.index), summary], axis=1)
-    written = write_file(summary, out if "://" in out else os.path.abspath(out), "robustness")
-    print(f"model {args.model}, dropout {rates}, drift {args.drift}, T={args.samples}, test n={len(splits.test)}")
-    from bayesft_tune.search.summary import robustness_text
-
-    print(robustness_text(summary))
-    print(summary[["sigma", "loss_mean", "loss_ci_low", "loss_ci_high"]].to_string(index=False))
-    print(f"written: {written}")
-    return 0
 
 
 def _report(argv: Sequence[str]) -> int:
@@ -349,13 +230,17 @@ def _dispatch(argv: list[str]) -> int:
         from bayesft_tune.ablation import main as ablation_main
 
         return ablation_main(argv[1:])
+    if argv[:1] == ["search"] and not {"-h", "--help"} & set(argv):
+        print("bayesft-tune search: starting (loading torch, Ax and Ray)", file=sys.stderr, flush=True)
+    from bayesft_tune import evaluate_cmd  # torch loads only once a search/evaluate command is parsed
+
     parser = argparse.ArgumentParser(prog="bayesft-tune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(DEBUG_FLAG, action="store_true",
                         help="show the traceback of an error (also accepted after the command)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_search(sub)
-    _add_evaluate(sub)
+    evaluate_cmd.add_evaluate(sub)
     sub.add_parser("report", help="write a Markdown report of a run directory (see 'report --help')")
     sub.add_parser("watch", help="live view of a search's run directory (see 'watch --help')")
     repair = sub.add_parser("repair", help="rebuild a run's trials.parquet and history.parquet from its "
@@ -372,7 +257,7 @@ def _dispatch(argv: list[str]) -> int:
     del args.debug
     if args.command == "repair":
         return _repair(args.run_dir)
-    return _search(args) if args.command == "search" else _evaluate(args)
+    return _search(args) if args.command == "search" else evaluate_cmd.run_evaluate(args)
 
 
 def _repair(run_dir: str) -> int:

@@ -333,7 +333,7 @@ def tripwires(monkeypatch):
     """Ray, searches and training raise :class:`Tripwire` instead of running."""
     import ray
 
-    import bayesft_tune
+    import bayesft_tune.evaluate_cmd as evaluate_cmd
     import bayesft_tune.search.runner as runner
 
     def trip(*args, **kwargs):
@@ -342,7 +342,7 @@ def tripwires(monkeypatch):
     monkeypatch.setattr(ray, "init", trip)
     monkeypatch.setattr(runner, "connect_ray", trip, raising=False)
     for name in ("train", "evaluate_under_drift"):
-        monkeypatch.setattr(bayesft_tune, name, trip)
+        monkeypatch.setattr(evaluate_cmd, name, trip)
 
 
 def _argv(case: Case, root: Path) -> list[str]:
@@ -415,9 +415,9 @@ def test_interrupted_resume_names_its_run_dir(tripwires, monkeypatch, capsys, tm
 
 
 def test_interrupted_evaluate_is_one_line(tripwires, monkeypatch, capsys):
-    import bayesft_tune
+    import bayesft_tune.evaluate_cmd
 
-    monkeypatch.setattr(bayesft_tune, "load_data", _interrupting(None))
+    monkeypatch.setattr(bayesft_tune.evaluate_cmd, "load_data", _interrupting(None))
     assert main(["evaluate"]) == 130
     assert capsys.readouterr().err == "bayesft-tune evaluate: interrupted.\n"
 
