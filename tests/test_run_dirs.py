@@ -91,3 +91,14 @@ def test_lost_or_truncated_tables_are_rebuilt_from_the_trials_results(finished, 
     (run / "trials.parquet").unlink()
     resumed = resume_search(str(run))  # a resume rebuilds first: every finished trial, once
     assert len(resumed.trials) == 3 and resumed.trials.trial_id.is_unique
+
+
+@pytest.mark.slow
+def test_a_search_where_every_trial_fails_is_an_error_and_claims_no_table(ray_session, tmp_path):
+    cfg = SearchConfig(task="cifar10_vgg11", data_dir=str(tmp_path / "no-such-data"), trials=2, concurrency=1,
+                       epochs=1, samples=2, storage_path=str(tmp_path), name="nan", clean_guard=None,
+                       erm_baseline=False, max_failures=0, verbose=False)  # every trial fails to load its data
+    with pytest.raises(UserInputError, match="no trial of the search completed.*CIFAR10"):
+        run_search(cfg)
+    assert not (tmp_path / "nan" / "robustness.parquet").exists()
+    assert (pd.read_parquet(tmp_path / "nan" / "trials.parquet").status == "failed").all()

@@ -230,11 +230,13 @@ def _reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Reference | 
 
 
 def _finish(cfg: SearchConfig, spec: TrialSpec, run_dir: str, grid, reference, floor, started) -> SearchOutcome:
-    if not grid or all(r.error is not None for r in grid):
-        first = next((str(r.error).strip().splitlines()[-1] for r in grid if r.error is not None), "no trial ran")
-        raise UserInputError(f"every trial of the search failed; the first error: {first}. See the error "
-                             f"column of {join(run_dir, 'trials.parquet')}.")
-    trials = read_table(run_dir, "trials")
+    trials = read_table(run_dir, "trials") if len(grid) else pd.DataFrame(columns=["status", "error"])
+    if not (trials.status == "completed").any():
+        errors = trials.error.dropna()
+        first = errors.iloc[0] if len(errors) else "no trial completed"
+        raise UserInputError(f"no trial of the search completed (statuses {trials.status.value_counts().to_dict()});"
+                             f" the first error: {first}. See the error column of "
+                             f"{join(run_dir, 'trials.parquet')}; nothing else was written.")
     robustness, selection = _final(cfg, spec, _candidates(cfg, spec, trials, grid, floor), reference, floor)
     for frame, table in ((robustness, "robustness"), (selection, "selection")):
         if not frame.empty:
