@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+import time
 from typing import Any
 
 import pandas as pd
@@ -49,10 +50,11 @@ class ParquetRecorder(Callback):
     """
 
     def __init__(self, run_dir: str, task: str, objective: Objective, epochs: int,
-                 constants: dict[str, Any], verbose: bool = True) -> None:
+                 constants: dict[str, Any], verbose: bool = True, total: int | None = None) -> None:
         self.run_dir, self.task, self.objective = run_dir, task, objective
         self.metric, self.mode, self.epochs = objective.name, objective.direction, int(epochs)
-        self.constants, self.verbose = constants, verbose
+        self.constants, self.verbose, self.total = constants, verbose, total
+        self.started = time.monotonic()
         self.trials: dict[str, dict] = {}
         self.history: dict[tuple[str, int], dict] = {}
         self.best: float | None = None
@@ -62,6 +64,7 @@ class ParquetRecorder(Callback):
         first every trial's own results (``result.json``, durable), then the tables where they
         are readable (a missing or truncated table is rebuilt, not fatal)."""
         self.run_dir = os.environ.get(RUN_DIR_ENV) or self.run_dir
+        self.started = time.monotonic()
         rebuild_from_results(self)
         for table, store, key in (("trials", self.trials, lambda r: r["trial_id"]),
                                   ("history", self.history, lambda r: (r["trial_id"], int(r["epoch"])))):
@@ -153,9 +156,17 @@ class ParquetRecorder(Callback):
         shown = f"{value:.4f}±{row['objective_sem']:.4f}" if _finite(value) and _finite(
             row["objective_sem"]) else "n/a"
         done = sum(r["status"] in ("completed", "stopped_early", "failed") for r in self.trials.values())
-        print(f"[{done:>3}] trial {row['trial_id']} {row['status']:<13} dropout=({rates}){extra} "
-              f"{self.metric}={shown} clean_acc={_fmt(row['clean_accuracy'])} "
-              f"best={_fmt(self.best)}", file=sys.stderr, flush=True)
+        print(f"[{done:>3}{'/' + str(self.total) if self.total else ''}] trial {row['trial_id']} "
+              f"{row['status']:<13} dropout=({rates}){extra} {self.metric}={shown} "
+              f"clean_acc={_fmt(row['clean_accuracy'])} best={_fmt(self.best)} {self._clock(done)}",
+              file=sys.stderr, flush=True)
+
+    def _clock(self, done: int) -> str:
+        """Elapsed time and, with a known total, the remaining time at the pace so far."""
+        elapsed = time.monotonic() - self.started
+        if not self.total or not done:
+            return f"({elapsed:.0f} s)"
+        return f"({elapsed:.0f} s, ~{elapsed / done * max(0, self.total - done):.0f} s left)"
 
 
 def _knob_columns(knobs: dict | None, slots: list | None) -> dict[str, Any]:

@@ -127,7 +127,7 @@ def _tuner(cfg: SearchConfig, spec: TrialSpec, name: str, run_dir: str, floor: f
 def _recorder(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> ParquetRecorder:
     return ParquetRecorder(run_dir, cfg.task, spec.objective, spec.epochs,
                            {"target_sigma": cfg.target_sigma, "samples": cfg.samples, "seed": cfg.seed,
-                            "data_seed": cfg.data_seed}, verbose=cfg.verbose)
+                            "data_seed": cfg.data_seed}, verbose=cfg.verbose, total=cfg.trials)
 
 
 def repair_run(run_dir: str) -> tuple[int, int]:
