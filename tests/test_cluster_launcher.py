@@ -122,7 +122,7 @@ def test_ray_up_submit_down_on_local_yaml(ssh_host):
     submitted = _ray("submit", config, "clusters/search_entry.py", "--", *flags)
     trials = pd.read_parquet(d / "runs" / "submitted" / "trials.parquet")
     assert len(trials) == 2 and (trials.status == "completed").all(), submitted.stdout[-2000:]
-    assert "best trial" in submitted.stdout
+    assert "returned network: trial" in submitted.stdout
     _ray("down", "-y", config)
     time.sleep(2)
     left = [p.pid for p in psutil.process_iter(["cmdline"])
