@@ -36,9 +36,10 @@ def _selection_text(selection: pd.DataFrame) -> str:
     if selection.empty or "reselected" not in selection:
         return ""
     chosen = selection[selection.chosen].iloc[0]
-    note = "the best observed" if int(chosen.observed_rank) == 0 else f"observed rank {int(chosen.observed_rank)}"
-    return (f"returned trial: {note} of the top {len(selection)}, re-scored with fresh validation draws "
-            f"({chosen.reselected:.4f} ± {chosen.reselected_sem:.4f} vs {chosen.observed:.4f} observed)")
+    note = "the best" if int(chosen.observed_rank) == 0 else f"number {int(chosen.observed_rank) + 1}"
+    return (f"returned trial: {note} of the top {len(selection)} trials that meet the clean-accuracy guard, "
+            f"re-scored with fresh validation draws ({chosen.reselected:.4f} ± {chosen.reselected_sem:.4f} vs "
+            f"{chosen.observed:.4f} observed)")
 
 
 def outcome_text(outcome) -> str:
