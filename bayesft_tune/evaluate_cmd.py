@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 import pandas as pd
 import torch
 
-from bayesft_tune import (DEFAULT_SIGMAS, TrainConfig, add_dropout, build_model, dropout_rates, dropout_slots,
-                          evaluate_under_drift, get_drift, load_data, summarize_drift, train)
+from bayesft_tune import (DEFAULT_SIGMAS, TrainConfig, Trainer, add_dropout, build_model, dropout_rates,
+                          dropout_slots, evaluate_under_drift, get_drift, load_data, summarize_drift)
 from bayesft_tune.argtypes import floats
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.models import model_names
@@ -107,7 +108,11 @@ def _load_or_train(args: argparse.Namespace, splits, checkpoint: dict | None = N
     net = add_dropout(net, rates)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       noise_injection=args.noise_injection)
-    train(net, splits.train, cfg, seed=args.seed, device=args.device)
+    trainer = Trainer(net, splits.train, cfg, seed=args.seed, device=args.device)
+    for epoch in range(1, cfg.epochs + 1):
+        loss = trainer.epoch()
+        print(f"bayesft-tune evaluate: training epoch {epoch}/{cfg.epochs}, loss {loss:.4f}", file=sys.stderr,
+              flush=True)
     if args.save:
         torch.save({"model": args.model, "rates": rates, "state_dict": net.state_dict()}, args.save)
     return net, rates

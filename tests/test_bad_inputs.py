@@ -341,7 +341,7 @@ def tripwires(monkeypatch):
 
     monkeypatch.setattr(ray, "init", trip)
     monkeypatch.setattr(runner, "connect_ray", trip, raising=False)
-    for name in ("train", "evaluate_under_drift"):
+    for name in ("Trainer", "evaluate_under_drift"):
         monkeypatch.setattr(evaluate_cmd, name, trip)
 
 

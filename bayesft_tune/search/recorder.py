@@ -95,6 +95,8 @@ class ParquetRecorder(Callback):
         self._record(trial, "failed", _error_text(trial))
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
+        if self.verbose and self.total and sys.stderr.isatty():
+            print(file=sys.stderr)  # end the live bar's line
         for trial in trials:  # trials that never finished (e.g. never started)
             if trial.trial_id not in self.trials and trial.status in ("PENDING", "RUNNING", "PAUSED"):
                 self._record(trial, trial.status.lower(), None, announce=False)
@@ -156,10 +158,16 @@ class ParquetRecorder(Callback):
         shown = f"{value:.4f}±{row['objective_sem']:.4f}" if _finite(value) and _finite(
             row["objective_sem"]) else "n/a"
         done = sum(r["status"] in ("completed", "stopped_early", "failed") for r in self.trials.values())
-        print(f"[{done:>3}{'/' + str(self.total) if self.total else ''}] trial {row['trial_id']} "
-              f"{row['status']:<13} dropout=({rates}){extra} {self.metric}={shown} "
+        tty = sys.stderr.isatty()
+        start = "\r" if tty else ""  # on a terminal each line overwrites the live bar
+        print(f"{start}[{done:>3}{'/' + str(self.total) if self.total else ''}] trial "
+              f"{row['trial_id']} {row['status']:<13} dropout=({rates}){extra} {self.metric}={shown} "
               f"clean_acc={_fmt(row['clean_accuracy'])} best={_fmt(self.best)} {self._clock(done)}",
               file=sys.stderr, flush=True)
+        if tty and self.total:  # a live bar under the lines on a terminal; plain lines when piped
+            filled = int(20 * done / self.total)
+            print(f"[{'#' * filled}{'.' * (20 - filled)}] {done}/{self.total} trials, best {_fmt(self.best)} "
+                  f"{self._clock(done)}", end="", file=sys.stderr, flush=True)
 
     def _clock(self, done: int) -> str:
         """Elapsed time and, with a known total, the remaining time at the pace so far."""
