@@ -100,6 +100,9 @@ class ParquetRecorder(Callback):
         for trial in trials:  # trials that never finished (e.g. never started)
             if trial.trial_id not in self.trials and trial.status in ("PENDING", "RUNNING", "PAUSED"):
                 self._record(trial, trial.status.lower(), None, announce=False)
+        # Epochs of a trial the driver had started just before it died, which the resumed
+        # experiment does not know (its Ax trial ran again under another id), are dropped.
+        self.history = {k: v for k, v in self.history.items() if k[0] in self.trials}
         self.write()
 
     # ---- tables -------------------------------------------------------------------------
