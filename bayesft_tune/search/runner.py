@@ -38,7 +38,7 @@ from bayesft_tune.tasks.spec import TrialSpec
 from trainables import run_trial
 from trainables._common import resolve_target
 
-__all__ = ["SearchOutcome", "best_trial", "eval_epochs", "repair_run", "resume_search", "run_search"]
+__all__ = ["SearchOutcome", "eval_epochs", "ranked_trials", "repair_run", "resume_search", "run_search"]
 
 
 @dataclass(frozen=True)
@@ -166,21 +166,17 @@ class RelocatableSearchGenerator(SearchGenerator):
             storage.experiment_dir_name = posixpath.basename(path)
 
 
-def best_trial(trials: pd.DataFrame, direction: str, floor: float | None = None) -> dict | None:
-    """Best *observed* completed trial meeting the clean-accuracy floor (if any)."""
+def ranked_trials(trials: pd.DataFrame, direction: str, floor: float | None = None) -> pd.DataFrame:
+    """Completed trials, best observed objective first; those meeting the clean-accuracy floor
+    only, unless none does (the summary then warns)."""
     done = trials[trials.status == "completed"].dropna(subset=["objective_mean"])
     if floor is not None and (done.clean_accuracy >= floor).any():
         done = done[done.clean_accuracy >= floor]
-    if done.empty:
-        return None
-    return done.sort_values("objective_mean", ascending=direction == "min").iloc[0].to_dict()
+    return done.sort_values("objective_mean", ascending=direction == "min")
 
 
 def _candidates(cfg: SearchConfig, spec: TrialSpec, trials: pd.DataFrame, grid, floor) -> tuple[Candidate, ...]:
-    done = trials[trials.status == "completed"].dropna(subset=["objective_mean"])
-    if floor is not None and (done.clean_accuracy >= floor).any():
-        done = done[done.clean_accuracy >= floor]
-    top = done.sort_values("objective_mean", ascending=spec.objective.direction == "min").head(cfg.reselect_top_k)
+    top = ranked_trials(trials, spec.objective.direction, floor).head(cfg.reselect_top_k)
     checkpoints = {r.metrics.get("trial_id"): r.checkpoint for r in grid if r.checkpoint is not None}
     out = []
     for row in top.itertuples():
