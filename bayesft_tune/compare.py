@@ -63,6 +63,7 @@ class CompareConfig:
     task: str = "mnist_mlp"
     methods: tuple[str, ...] = tuple(DEFAULT_METHODS.split(","))
     seeds: int = 5
+    first_seed: int = 0
     data_seed: int = 0
     epochs: int | None = None
     samples: int = 32
@@ -78,7 +79,8 @@ class CompareConfig:
     def __post_init__(self) -> None:
         unknown = [m for m in self.methods if m not in all_methods()]
         rules = [(not unknown and bool(self.methods), "methods", f"names from {all_methods()}"),
-                 (self.seeds >= 1, "seeds", "an integer >= 1"), (self.data_seed >= 0, "data-seed", ">= 0"),
+                 (self.seeds >= 1, "seeds", "an integer >= 1"), (self.first_seed >= 0, "first-seed", ">= 0"),
+                 (self.data_seed >= 0, "data-seed", ">= 0"),
                  (self.samples >= 2, "samples", "an integer >= 2"), (self.trials >= 1, "trials", ">= 1"),
                  (bool(self.sigmas) and 0.0 in self.sigmas and 1.5 in self.sigmas and min(self.sigmas) >= 0,
                   "sigmas", "a σ grid of numbers >= 0 containing 0 and 1.5 (the AUC range)"),
@@ -93,6 +95,10 @@ class CompareConfig:
                 value = unknown if flag == "methods" and unknown else getattr(self, flag.replace("-", "_"))
                 raise UserInputError(f"compare --{flag} must be {rule}; got {value!r}. Fix --{flag}.")
         get_task(self.task)
+
+    def seed_list(self) -> list[int]:
+        """The paired seeds: ``first_seed`` .. ``first_seed + seeds - 1``."""
+        return list(range(self.first_seed, self.first_seed + self.seeds))
 
     def search(self, method: str, seed: int) -> SearchConfig:
         """The search a search-based method runs for ``seed`` (its test table matches the others')."""
@@ -122,7 +128,7 @@ def _grid(cfg: CompareConfig, methods: list[str]) -> pd.DataFrame:
              "sigmas": list(cfg.sigmas), "samples": cfg.samples, "drift": "lognormal", "data_seed": cfg.data_seed,
              "objective": base.resolved_objective().to_dict(),
              "method_options": {"noise_sigma": cfg.noise_sigma, "awp_gamma": cfg.awp_gamma},
-             "method": tune.grid_search(methods), "seed": tune.grid_search(list(range(cfg.seeds)))}
+             "method": tune.grid_search(methods), "seed": tune.grid_search(cfg.seed_list())}
     results = tune.Tuner(tune.with_resources(compare_trial, {"cpu": 1}), param_space=space,
                          tune_config=tune.TuneConfig(reuse_actors=True),
                          run_config=tune.RunConfig(name="grid", storage_path=cfg.out_dir(), verbose=0)).fit()
@@ -134,7 +140,7 @@ def _grid(cfg: CompareConfig, methods: list[str]) -> pd.DataFrame:
 
 def _searches(cfg: CompareConfig, methods: list[str]) -> pd.DataFrame:
     parts = []
-    for seed in range(cfg.seeds):
+    for seed in cfg.seed_list():
         for method in methods:
             outcome = run_search(cfg.search(method, seed))
             rows = outcome.robustness[outcome.robustness.method == "bayesft"]
@@ -184,7 +190,9 @@ def _parser() -> argparse.ArgumentParser:
     a("--task", default=d.task, help=f"registered task (default {d.task})")
     a("--methods", default=DEFAULT_METHODS, help=f"comma-separated, from {', '.join(all_methods())} "
       f"(default {DEFAULT_METHODS})")
-    a("--seeds", type=int, default=d.seeds, help=f"seeds 0..N-1, paired across methods (default {d.seeds})")
+    a("--seeds", type=int, default=d.seeds, help=f"number of seeds, paired across methods (default {d.seeds})")
+    a("--first-seed", type=int, default=d.first_seed, help="first seed; seeds run first .. first+N-1 (default 0), "
+      "so a later run adds seeds to a comparison")
     a("--data-seed", type=int, default=d.data_seed, help="seed of the one train/val/test split (default 0)")
     a("--epochs", type=int, help="training epochs of every training (default: the task's)")
     a("--samples", type=int, default=d.samples, help=f"test drift draws T per σ (default {d.samples})")
@@ -205,7 +213,8 @@ def _config(args: argparse.Namespace) -> CompareConfig:
     except ValueError as err:
         raise UserInputError(f"compare --sigmas must be comma-separated numbers; got {args.sigmas!r}.") from err
     return CompareConfig(task=args.task, methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
-                         seeds=args.seeds, data_seed=args.data_seed, epochs=args.epochs, samples=args.samples,
+                         seeds=args.seeds, first_seed=args.first_seed, data_seed=args.data_seed, epochs=args.epochs,
+                         samples=args.samples,
                          sigmas=sigmas, trials=args.trials, search_samples=args.search_samples,
                          concurrency=args.concurrency, noise_sigma=args.noise_sigma, awp_gamma=args.awp_gamma,
                          reference=args.reference,
@@ -225,7 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = cfg.out_dir()
     if cfg.reference in set(rows.method):
         write_file(paired_tests(rows, cfg.reference), os.path.join(out, "compare_tests.parquet"), "compare_tests")
-    text = (f"task {cfg.task}, {cfg.seeds} seeds (paired), data split seed {cfg.data_seed}, test split, "
+    seeds = cfg.seed_list()
+    text = (f"task {cfg.task}, {cfg.seeds} seeds {seeds[0]}..{seeds[-1]} (paired), data split seed {cfg.data_seed}, test split, "
             f"T={cfg.samples} test draws per σ (independent of selection draws); accuracy in %, mean over seeds; "
             f"AUC = mean accuracy over σ in [0, 1.5]; * = paired t-test p < 0.05 with the CI excluding 0\n\n"
             + summary_table(cfg, rows) + f"\n\n({time.perf_counter() - started:.0f} s)")
