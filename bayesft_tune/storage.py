@@ -20,6 +20,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from bayesft_tune.errors import UserInputError
+from bayesft_tune.faults import pause_at
 from bayesft_tune.schema import SCHEMA_VERSION, VERSION_KEY, conform
 
 __all__ = ["join", "read_table", "resolve", "write_file", "write_table"]
@@ -74,6 +75,7 @@ def write_file(frame: pd.DataFrame, file_uri: str, table: str) -> str:
     meta = dict(arrow.schema.metadata or {})
     meta[VERSION_KEY.encode()] = str(SCHEMA_VERSION).encode()
     pq.write_table(arrow.replace_schema_metadata(meta), tmp, filesystem=fs)
+    pause_at(f"table_write:{table}")  # test hook, off unless BAYESFT_PAUSE_AT is set
     fs.move(tmp, final)
     return final
 

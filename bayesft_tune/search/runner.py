@@ -21,6 +21,7 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import SearchGenerator
 
 from bayesft_tune.errors import UserInputError
+from bayesft_tune.faults import pause_at
 from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.extensions import BestCheckpointBoard, ExtendedAxSearcher, pareto_table, plot_pareto
@@ -193,6 +194,7 @@ def _final(cfg: SearchConfig, spec: TrialSpec, candidates, reference, floor) -> 
     task = spec.get_task()
     _say(cfg, f"re-scoring the top {len(candidates)} trials with fresh validation draws; test table "
               f"(T = {cfg.robustness_samples}, σ = {', '.join(f'{x:g}' for x in cfg.robustness_sigmas)})")
+    pause_at("final")  # test hook (bayesft_tune/faults.py), off unless BAYESFT_PAUSE_AT is set
     final = resolve_target(task.robustness) if task.robustness else run_final
     return _call(cfg, final, job)
 
