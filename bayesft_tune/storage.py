@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import uuid
 
 import pandas as pd
@@ -23,7 +24,7 @@ from bayesft_tune.errors import UserInputError
 from bayesft_tune.faults import pause_at
 from bayesft_tune.schema import SCHEMA_VERSION, VERSION_KEY, conform
 
-__all__ = ["join", "read_table", "resolve", "write_file", "write_table"]
+__all__ = ["join", "read_table", "remove_temporaries", "resolve", "write_file", "write_table"]
 
 
 def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
@@ -78,6 +79,26 @@ def write_file(frame: pd.DataFrame, file_uri: str, table: str) -> str:
     pause_at(f"table_write:{table}")  # test hook, off unless BAYESFT_PAUSE_AT is set
     fs.move(tmp, final)
     return final
+
+
+_TEMPORARY = re.compile(r"^\.[^/]+\.parquet\.[0-9a-f]{32}\.tmp$")
+"""Name of ``write_file``'s temporary file (``.<table>.parquet.<uuid4 hex>.tmp``)."""
+
+
+def remove_temporaries(run_dir: str) -> list[str]:
+    """Delete the temporary files that writes killed before their move left in ``run_dir``
+    (a driver SIGKILLed inside ``write_file``). Call it only while nothing else writes there.
+
+    Returns:
+        The names removed.
+    """
+    fs, root = resolve(run_dir)
+    if fs.get_file_info(root).type != pafs.FileType.Directory:
+        return []
+    stale = [i for i in fs.get_file_info(pafs.FileSelector(root)) if _TEMPORARY.match(i.base_name)]
+    for info in stale:
+        fs.delete_file(info.path)
+    return [i.base_name for i in stale]
 
 
 def read_table(run_dir: str, table: str) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import pyarrow.fs as pafs
 
-from bayesft_tune.storage import resolve
+from bayesft_tune.storage import remove_temporaries, resolve
 
 __all__ = ["rebuild_from_results", "tune_statuses"]
 
@@ -82,7 +82,8 @@ def _error(fs: pafs.FileSystem, trial_dir: str) -> str | None:
 
 
 def rebuild_from_results(recorder: _Recorder) -> int:
-    """Fill ``recorder.trials`` and ``recorder.history`` from every ``trial_*/result.json``.
+    """Fill ``recorder.trials`` and ``recorder.history`` from every ``trial_*/result.json``
+    (and delete the temporary file of a table write that a killed driver left).
 
     Returns:
         Trials rebuilt (0 if the run has no per-trial results yet).
@@ -90,6 +91,7 @@ def rebuild_from_results(recorder: _Recorder) -> int:
     fs, root = resolve(recorder.run_dir)
     if fs.get_file_info(root).type != pafs.FileType.Directory:
         return 0
+    remove_temporaries(recorder.run_dir)  # a table write the dead driver never finished
     statuses, count = tune_statuses(recorder.run_dir), 0
     for info in fs.get_file_info(pafs.FileSelector(root)):
         path = f"{info.path}/result.json"
