@@ -307,6 +307,10 @@ def resume_search(run_dir: str, address: str | None = None) -> SearchOutcome:
     remember_run_dir(run_dir)
 
     def fit(spec: TrialSpec, floor):
+        if not tune.Tuner.can_restore(run_dir):  # killed before Tune saved its experiment: start it, here
+            parent, name = posixpath.split(run_dir.rstrip("/"))
+            return _tuner(rundir.load_config(run_dir, address=address, storage_path=parent), spec, name, run_dir,
+                          floor).fit()
         trainable = tune.with_resources(run_trial, {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial})
         return tune.Tuner.restore(run_dir, trainable=trainable, resume_errored=True).fit()
 
