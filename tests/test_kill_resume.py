@@ -114,3 +114,26 @@ def test_a_driver_killed_inside_a_table_write_resumes_with_everything_once(tmp_p
     run = tmp_path / "runs" / "cut"
     assert list(run.glob(".trials.parquet.*.tmp")), "killed after the temporary file, before its move"
     _resume_and_check(run, _env())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_search_killed_before_tune_saved_its_experiment_resumes_where_it_lives_now(ray_session, tmp_path):
+    """All that a driver killed while the ERM reference trains leaves is ``search_config.json``
+    (no ``tuner.pkl``); ``--resume`` used to fail with FileNotFoundError. Moved, it runs where it is now."""
+    import shutil
+
+    from bayesft_tune.search.config import SearchConfig
+    from bayesft_tune.search.rundir import save_config
+    from bayesft_tune.search.runner import resume_search
+
+    cfg = SearchConfig(trials=2, concurrency=1, epochs=1, samples=2, robustness_samples=2,
+                       storage_path=str(tmp_path / "a"), name="early", verbose=False)
+    save_config(cfg, str(tmp_path / "a" / "early"))
+    run = tmp_path / "b" / "early"
+    shutil.move(tmp_path / "a" / "early", run)
+    outcome = resume_search(str(run))
+    assert outcome.run_dir == str(run) and not (tmp_path / "a" / "early").exists()
+    trials = pd.read_parquet(run / "trials.parquet")
+    assert len(trials) == 2 and trials.trial_id.is_unique and (trials.status == "completed").all()
+    assert (run / "robustness.parquet").exists() and (run / "tuner.pkl").exists()
