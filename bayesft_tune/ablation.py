@@ -16,8 +16,9 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
@@ -27,10 +28,12 @@ from scipy import stats
 
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.search.session import ray_session
+from bayesft_tune.storage import write_file
 from bayesft_tune.tasks.ablation import AblationVariant, build_ablation_mlp, default_variants, variant_rows
 from trainables.ablation import ablation_trial
 
-__all__ = ["AblationVariant", "build_ablation_mlp", "default_variants", "main", "significance", "variant_rows"]
+__all__ = ["AblationConfig", "AblationVariant", "build_ablation_mlp", "default_variants", "main", "run_ablation",
+           "significance", "variant_rows"]
 
 
 def _metric_values(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -67,57 +70,100 @@ def significance(rows: pd.DataFrame, metrics: Sequence[str] = ("auc", "accuracy@
     return pd.DataFrame(out)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bayesft-tune ablation", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    a = p.add_argument
-    a("--seeds", type=int, default=3, help="seeds per variant (default 3)")
-    a("--epochs", type=int, default=5, help="training epochs per variant (default 5)")
-    a("--samples", type=int, default=16, help="Monte Carlo drift samples T per σ (default 16)")
-    a("--sigmas", default="0,0.3,0.6,0.9,1.2,1.5", help="σ grid (default 0,0.3,...,1.5)")
-    a("--rates", default="0.1,0.3,0.5", help="dropout rates (default 0.1,0.3,0.5)")
-    a("--only", help="comma-separated variant labels to run (the reference is always included)")
-    a("--alpha", type=float, default=0.05, help="significance level of Welch's t-test (default 0.05)")
-    a("--out", help="output directory (default runs/ablation-<timestamp>)")
-    return p
+@dataclass(frozen=True)
+class AblationConfig:
+    """An ablation; validated in one place (each error names the flag, the value and the fix).
 
+    Attributes:
+        seeds: seeds per variant (0 .. seeds - 1), for Welch's t-test across seeds.
+        epochs, samples: training epochs per variant; Monte Carlo drift draws T per σ.
+        sigmas: the σ grid of the test table (AUC over it).
+        rates: the dropout rates of the dropout / alpha-dropout variants.
+        only: variant labels to run (the reference always runs); empty: all.
+        alpha: significance level of Welch's t-test.
+        out: output directory (None: ``runs/ablation-<timestamp>``).
+    """
 
-def _numbers(text: str, flag: str, rule: str, ok) -> list[float]:
-    """Comma-separated numbers of one flag, each checked by ``ok``."""
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values or not all(ok(v) for v in values):
-        raise UserInputError(f"ablation {flag} must be comma-separated {rule}; got {text!r}. Fix {flag}.")
-    return values
+    seeds: int = 3
+    epochs: int = 5
+    samples: int = 16
+    sigmas: tuple[float, ...] = (0.0, 0.3, 0.6, 0.9, 1.2, 1.5)
+    rates: tuple[float, ...] = (0.1, 0.3, 0.5)
+    only: tuple[str, ...] = ()
+    alpha: float = 0.05
+    out: str | None = None
 
+    def __post_init__(self) -> None:
+        rules = [(self.seeds >= 1, "seeds", ">= 1 (an integer)"), (self.epochs >= 1, "epochs", ">= 1 (an integer)"),
+                 (self.samples >= 2, "samples", ">= 2 (an integer; an SEM needs 2)"),
+                 (bool(self.sigmas) and min(self.sigmas) >= 0, "sigmas", "σ values >= 0"),
+                 (bool(self.rates) and all(0 <= r < 1 for r in self.rates), "rates", "rates in [0, 1)"),
+                 (0 < self.alpha < 1, "alpha", "in (0, 1)")]
+        for ok, flag, rule in rules:
+            if not ok:
+                raise UserInputError(f"ablation needs --{flag} {rule}; got {getattr(self, flag)!r}. Fix --{flag}.")
+        self.variants()
 
-def _variants(args: argparse.Namespace) -> list[AblationVariant]:
-    variants = default_variants(_numbers(args.rates, "--rates", "rates in [0, 1)", lambda r: 0 <= r < 1))
-    if args.only:
-        wanted = {w.strip() for w in args.only.split(",") if w.strip()} | {"reference"}
+    def variants(self) -> list[AblationVariant]:
+        """The variants to run: all of them, or ``only`` and the reference.
+
+        Raises:
+            UserInputError: ``only`` names a variant that does not exist.
+        """
+        variants = default_variants(self.rates)
+        if not self.only:
+            return variants
+        wanted = set(self.only) | {"reference"}
         unknown = sorted(wanted - {v.variant for v in variants})
         if unknown:
             raise UserInputError(f"unknown ablation variants {unknown}; valid are "
                                  f"{[v.variant for v in variants]}. Fix --only.")
-        variants = [v for v in variants if v.variant in wanted]
-    return variants
+        return [v for v in variants if v.variant in wanted]
+
+    def out_dir(self) -> str:
+        """Output directory (absolute)."""
+        return os.path.abspath(self.out or os.path.join("runs", time.strftime("ablation-%Y%m%d-%H%M%S")))
 
 
-def run_ablation(args: argparse.Namespace) -> tuple[pd.DataFrame, str]:
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bayesft-tune ablation", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    a, d = p.add_argument, AblationConfig()
+    a("--seeds", type=int, default=d.seeds, help=f"seeds per variant (default {d.seeds})")
+    a("--epochs", type=int, default=d.epochs, help=f"training epochs per variant (default {d.epochs})")
+    a("--samples", type=int, default=d.samples, help=f"Monte Carlo drift samples T per σ (default {d.samples})")
+    a("--sigmas", default="0,0.3,0.6,0.9,1.2,1.5", help="σ grid (default 0,0.3,...,1.5)")
+    a("--rates", default="0.1,0.3,0.5", help="dropout rates (default 0.1,0.3,0.5)")
+    a("--only", help="comma-separated variant labels to run (the reference is always included)")
+    a("--alpha", type=float, default=d.alpha, help=f"significance level of Welch's t-test (default {d.alpha})")
+    a("--out", help="output directory (default runs/ablation-<timestamp>)")
+    return p
+
+
+def _numbers(text: str, flag: str) -> tuple[float, ...]:
+    """Comma-separated numbers of one flag (their rule is checked by :class:`AblationConfig`)."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values:
+        raise UserInputError(f"ablation needs {flag} comma-separated numbers; got {text!r}. Fix {flag}.")
+    return values
+
+
+def _config(args: argparse.Namespace) -> AblationConfig:
+    only = tuple(w.strip() for w in (args.only or "").split(",") if w.strip())
+    return AblationConfig(seeds=args.seeds, epochs=args.epochs, samples=args.samples,
+                          sigmas=_numbers(args.sigmas, "--sigmas"), rates=_numbers(args.rates, "--rates"),
+                          only=only, alpha=args.alpha, out=args.out)
+
+
+def run_ablation(cfg: AblationConfig) -> tuple[pd.DataFrame, str]:
     """Run the grid (variants x seeds) on Ray Tune; returns the rows and the output directory."""
-    if args.seeds < 1 or args.epochs < 1 or args.samples < 2:
-        raise UserInputError(f"ablation needs --seeds >= 1, --epochs >= 1, --samples >= 2; got "
-                             f"{args.seeds}, {args.epochs}, {args.samples}.")
-    if not 0 < args.alpha < 1:
-        raise UserInputError(f"ablation --alpha must be in (0, 1); got {args.alpha}. Fix --alpha.")
-    sigmas = _numbers(args.sigmas, "--sigmas", "σ values >= 0, at least two", lambda v: v >= 0)
-    out = os.path.abspath(args.out or os.path.join("runs", time.strftime("ablation-%Y%m%d-%H%M%S")))
-    space = {"variant": tune.grid_search([asdict(v) for v in _variants(args)]),
-             "seed": tune.grid_search(list(range(args.seeds))), "epochs": args.epochs, "batch_size": 64,
-             "lr": 1e-3, "samples": args.samples, "eval_seed": 20_011,
-             "sigmas": sigmas}
+    out = cfg.out_dir()
+    space = {"variant": tune.grid_search([asdict(v) for v in cfg.variants()]),
+             "seed": tune.grid_search(list(range(cfg.seeds))), "epochs": cfg.epochs, "batch_size": 64,
+             "lr": 1e-3, "samples": cfg.samples, "eval_seed": 20_011, "sigmas": list(cfg.sigmas)}
     with ray_session():
         results = tune.Tuner(tune.with_resources(ablation_trial, {"cpu": 1}), param_space=space,
                              tune_config=tune.TuneConfig(reuse_actors=True),
@@ -147,22 +193,19 @@ def format_tests(rows: pd.DataFrame, tests: pd.DataFrame) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bayesft-tune ablation``; returns the exit status."""
-    import sys
-
-    from bayesft_tune.storage import write_file
-
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        rows, out = run_ablation(args)
-        tests = significance(rows, alpha=args.alpha)
+        cfg = _config(args)
+        rows, out = run_ablation(cfg)
+        tests = significance(rows, alpha=cfg.alpha)
     except UserInputError as err:
         print(f"bayesft-tune ablation: error: {err}", file=sys.stderr)
         return 2
     write_file(rows, os.path.join(out, "ablation.parquet"), "ablation")
     write_file(tests, os.path.join(out, "ablation_tests.parquet"), "ablation_tests")
-    text = (f"ablation: MNIST MLP (embedded 5,000 digits), {args.seeds} seeds, {args.epochs} epochs, "
-            f"T={args.samples}, test split; AUC = mean accuracy over σ in [{args.sigmas.split(',')[0]}, "
-            f"{args.sigmas.split(',')[-1]}]; (*) Welch p < {args.alpha}\n\n" + format_tests(rows, tests))
+    text = (f"ablation: MNIST MLP (embedded 5,000 digits), {cfg.seeds} seeds, {cfg.epochs} epochs, "
+            f"T={cfg.samples}, test split; AUC = mean accuracy over σ in [{cfg.sigmas[0]:g}, "
+            f"{cfg.sigmas[-1]:g}]; (*) Welch p < {cfg.alpha}\n\n" + format_tests(rows, tests))
     print(text)
     with open(os.path.join(out, "ablation.md"), "w") as f:
         f.write(text + "\n")

@@ -8,7 +8,8 @@ import pytest
 import torch
 from scipy import stats
 
-from bayesft_tune.ablation import AblationVariant, build_ablation_mlp, default_variants, main, significance
+from bayesft_tune.ablation import (AblationConfig, AblationVariant, build_ablation_mlp, default_variants, main,
+                                   significance)
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.schema import ABLATION, ABLATION_TESTS
 
@@ -69,3 +70,14 @@ def test_tiny_ablation_grid_writes_tables(ray_session, tmp_path, capsys):
 def test_unknown_variant_is_a_user_error(capsys):
     assert main(["--only", "depth_9", "--out", "/tmp/unused"]) == 2
     assert "valid are" in capsys.readouterr().err
+
+
+def test_ablation_config_is_validated_in_one_place():
+    cfg = AblationConfig(rates=(0.5,), only=("dropout_0.5",))
+    assert [v.variant for v in cfg.variants()] == ["reference", "dropout_0.5"]
+    for bad, match in [({"seeds": 0}, "ablation needs --seeds >= 1 .*got 0. Fix --seeds"),
+                       ({"rates": (1.5,)}, "--rates rates in \\[0, 1\\); got \\(1.5,\\)"),
+                       ({"sigmas": (-1.0,)}, "--sigmas σ values >= 0"), ({"alpha": 2.0}, "--alpha in \\(0, 1\\)"),
+                       ({"only": ("nope",)}, "unknown ablation variants \\['nope'\\]")]:
+        with pytest.raises(UserInputError, match=match):
+            AblationConfig(**bad)
