@@ -1,8 +1,9 @@
-"""One small registry type for every name-valued choice (tasks, methods, ...)."""
+"""One small registry type for every name-valued choice: drift models, models, datasets,
+methods and tasks. Each package fills its registry explicitly in its ``__init__``."""
 
 from __future__ import annotations
 
-from typing import Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 from bayesft_tune.errors import UserInputError
 
@@ -42,22 +43,6 @@ class Registry(Generic[T]):
             raise UserInputError(f"unknown {self.kind} {name!r}; valid {self.kind}s are {self.names()}. {self.fix}")
         return self._items[name]
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._items
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getitem__(self, name: str) -> T:
-        return self.get(name)
-
     def values(self) -> list[T]:
         """Registered items, in registration order."""
         return list(self._items.values())
-
-    def keys(self) -> list[str]:
-        """Same as :meth:`names` (a registry reads like a mapping)."""
-        return self.names()

@@ -40,7 +40,7 @@ def test_evaluate_bad_dropout_is_a_clear_error(tmp_path, capsys):
     (["--bounds", "0.5,0.2"], "0 <= low < high < 1"),
     (["--task", "imagenet"], "valid tasks are"),
     (["--gpus-per-trial", "1.5"], "gpus_per_trial"),
-    (["--drift", "nope"], "registered drift models"),
+    (["--drift", "nope"], "valid drift models are"),
 ])
 def test_search_flags_validated_before_ray_starts(flags, match, capsys):
     assert main(["search", *flags]) == 2

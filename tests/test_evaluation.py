@@ -84,7 +84,7 @@ def test_accepts_dataloader(data):
     (dict(sigmas=[-1.0]), "sigma=-1.0"),
     (dict(sigmas=[]), "sigmas is empty"),
     (dict(samples=0), "samples"),
-    (dict(drift="nope"), "registered drift models"),
+    (dict(drift="nope"), "valid drift models are"),
     (dict(method="fast"), "method must be"),
 ])
 def test_bad_input(data, kw, match):

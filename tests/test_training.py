@@ -72,7 +72,7 @@ def test_noise_injection_gradient_is_taken_at_drifted_weights():
 
 @pytest.mark.parametrize("kw,match", [
     (dict(epochs=-1), "epochs"), (dict(lr=0.0), "lr"), (dict(optimizer="adamw"), "optimizer"),
-    (dict(batch_size=0), "batch_size"), (dict(noise_drift="x"), "registered drift models"),
+    (dict(batch_size=0), "batch_size"), (dict(noise_drift="x"), "valid drift models are"),
 ])
 def test_bad_config(kw, match):
     with pytest.raises(UserInputError, match=match):

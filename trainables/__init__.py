@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from bayesft_tune.tasks import TASKS, Task, get_task, register_task
+from bayesft_tune.tasks import TASKS, Task, get_task
 from trainables._common import run_trial
 
-__all__ = ["TASKS", "Task", "get_task", "register_task", "run_trial"]
+__all__ = ["TASKS", "Task", "get_task", "run_trial"]

@@ -10,14 +10,12 @@ import torch
 from torch import Tensor, nn
 
 from bayesft_tune.errors import UserInputError
+from bayesft_tune.registry import Registry
 
 ParamFilter = Union[str, Callable[[str, nn.Parameter], bool]]
 """Which parameters drift: ``"all"`` (default, as in the paper), ``"weights"``
 (tensors with ``ndim >= 2``: Linear/Conv weights, no biases or norm affine), or a
 callable ``(name, parameter) -> bool``."""
-
-_REGISTRY: dict[str, type["DriftModel"]] = {}
-
 
 class DriftModel(abc.ABC):
     """A model of how analog (ReRAM) cells corrupt stored weights.
@@ -28,7 +26,7 @@ class DriftModel(abc.ABC):
     the noise across σ makes points of a robustness curve comparable (common random
     numbers) and costs one draw per Monte Carlo sample instead of one per (sample, σ).
 
-    Subclasses set ``name`` and are registered by :func:`register_drift`.
+    Subclasses set ``name``; :mod:`bayesft_tune.drift` registers them in :data:`DRIFTS`.
     """
 
     name: ClassVar[str]
@@ -101,15 +99,13 @@ class DriftModel(abc.ABC):
         return f"{type(self).__name__}({fields})"
 
 
-def register_drift(cls: type[DriftModel]) -> type[DriftModel]:
-    """Class decorator adding a drift model to the registry under ``cls.name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
+DRIFTS: Registry[type[DriftModel]] = Registry("drift model", "Pass one of these names.")
+"""Drift model name -> class; filled by :mod:`bayesft_tune.drift`'s ``__init__``."""
 
 
 def drift_names() -> list[str]:
-    """Names of the registered drift models, sorted."""
-    return sorted(_REGISTRY)
+    """Names of the registered drift models, in registration order."""
+    return DRIFTS.names()
 
 
 def get_drift(drift: str | DriftModel, **kwargs: float) -> DriftModel:
@@ -120,11 +116,7 @@ def get_drift(drift: str | DriftModel, **kwargs: float) -> DriftModel:
     """
     if isinstance(drift, DriftModel):
         return drift
-    if drift not in _REGISTRY:
-        raise UserInputError(
-            f"unknown drift model {drift!r}; registered drift models are {drift_names()}. "
-            "Pass one of these names.")
-    return _REGISTRY[drift](**kwargs)
+    return DRIFTS.get(drift)(**kwargs)
 
 
 def check_sigma(sigma: float) -> float:

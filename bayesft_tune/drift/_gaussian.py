@@ -5,10 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from bayesft_tune.drift._base import DriftModel, register_drift
+from bayesft_tune.drift._base import DriftModel
 
 
-@register_drift
 class GaussianDrift(DriftModel):
     """Additive programming noise, scaled to each tensor's conductance range.
 

@@ -7,10 +7,9 @@ import math
 import torch
 from torch import Tensor
 
-from bayesft_tune.drift._base import DriftModel, register_drift
+from bayesft_tune.drift._base import DriftModel
 
 
-@register_drift
 class LogNormalDrift(DriftModel):
     """Multiplicative log-normal conductance drift, the paper's Eq. (1).
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from bayesft_tune.drift._base import DriftModel, register_drift
+from bayesft_tune.drift._base import DriftModel
 from bayesft_tune.errors import UserInputError
 
 
-@register_drift
 class StuckAtDrift(DriftModel):
     """Stuck-at-fault cells (stuck-off / stuck-on).
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
-from bayesft_tune.methods._registry import Method, MethodConfig, register_method, seeded_build
+from bayesft_tune.methods._registry import MethodConfig, seeded_build
 from bayesft_tune.training import TrainConfig, Trainer
 
 __all__ = ["AWPTrainer", "awp_perturbation", "fit_awp"]
@@ -81,6 +81,3 @@ def fit_awp(build: Callable[[], nn.Module], train: TensorDataset, val: TensorDat
     for _ in range(tcfg.epochs):
         trainer.epoch()
     return model.eval()
-
-
-register_method(Method("awp", fit_awp, "adversarial weight perturbation (layer-wise relative γ)"))

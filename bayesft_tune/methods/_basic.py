@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from bayesft_tune.methods._registry import Method, MethodConfig, register_method, seeded_build
+from bayesft_tune.methods._registry import MethodConfig, seeded_build
 from bayesft_tune.training import TrainConfig, Trainer
 
 __all__ = ["fit_erm", "fit_noise_injection"]
@@ -40,8 +40,3 @@ def fit_noise_injection(build: Callable[[], nn.Module], train: TensorDataset, va
     (:class:`bayesft_tune.training.Trainer`).
     """
     return _fit(build, train, cfg, seed, device, cfg.noise_sigma)
-
-
-register_method(Method("erm", fit_erm, "empirical risk minimisation, no dropout"))
-register_method(Method("noise_injection", fit_noise_injection,
-                       "train with lognormal weight drift σ_train in every forward pass"))

@@ -23,7 +23,8 @@ from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.methods._registry import Method, MethodConfig, register_method, seeded_build
+from bayesft_tune.methods._basic import fit_erm
+from bayesft_tune.methods._registry import MethodConfig, seeded_build
 from bayesft_tune.training import TrainConfig, Trainer
 
 __all__ = ["ECOCNet", "assign_codes", "confusion_matrix", "fit_ftna", "hard_decode",
@@ -165,8 +166,6 @@ def confusion_matrix(model: nn.Module, data: TensorDataset, num_classes: int) ->
 def fit_ftna(build: Callable[[], nn.Module], train: TensorDataset, val: TensorDataset,
              cfg: MethodConfig, seed: int = 0, device: str | torch.device = "cpu") -> nn.Module:
     """One ERM epoch for the confusion matrix (on ``val``), then ``cfg.epochs`` of ECOC training."""
-    from bayesft_tune.methods._basic import fit_erm
-
     num_classes = int(train.tensors[1].max()) + 1
     probe = fit_erm(build, train, val, MethodConfig(epochs=1, batch_size=cfg.batch_size, lr=cfg.lr),
                     seed, device)
@@ -179,6 +178,3 @@ def fit_ftna(build: Callable[[], nn.Module], train: TensorDataset, val: TensorDa
     for _ in range(tcfg.epochs):
         trainer.epoch()
     return model.eval()
-
-
-register_method(Method("ftna", fit_ftna, "error-correcting output codes (sigmoid bits, nearest codeword)"))

@@ -11,7 +11,7 @@ from torch import nn
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.registry import Registry
 
-__all__ = ["METHODS", "Method", "MethodConfig", "get_method", "method_names", "register_method"]
+__all__ = ["METHODS", "Method", "MethodConfig", "get_method", "method_names", "seeded_build"]
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,7 @@ class Method:
 
 
 METHODS: Registry[Method] = Registry("method", "Pass one of these names (comma-separated for --methods).")
-
-
-def register_method(method: Method) -> Method:
-    """Add ``method`` to the registry (replacing one of the same name)."""
-    return METHODS.register(method.name, method)
+"""Method name -> :class:`Method`; filled by :mod:`bayesft_tune.methods`' ``__init__``."""
 
 
 def method_names() -> list[str]:

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
-from bayesft_tune.methods._registry import Method, MethodConfig, register_method
+from bayesft_tune.methods._basic import fit_erm
+from bayesft_tune.methods._registry import MethodConfig
 from bayesft_tune.training import TrainConfig, Trainer
 
 __all__ = ["ReramVResult", "fit_reram_v", "reram_v_rounds"]
@@ -111,12 +112,6 @@ def reram_v_rounds(model: nn.Module, train: TensorDataset, val: TensorDataset, c
 def fit_reram_v(build: Callable[[], nn.Module], train: TensorDataset, val: TensorDataset,
                 cfg: MethodConfig, seed: int = 0, device: str | torch.device = "cpu") -> nn.Module:
     """ERM for ``cfg.epochs``, then the ReRAM-V rounds (one extra epoch each)."""
-    from bayesft_tune.methods._basic import fit_erm
-
     model = fit_erm(build, train, val, cfg, seed, device)
     reram_v_rounds(model, train, val, cfg, seed, device)
     return model.eval()
-
-
-register_method(Method("reram_v", fit_reram_v,
-                       "variation-aware training: freeze and shrink the most harmed weights, retrain the rest"))

@@ -3,12 +3,15 @@ checkpoints and the search's final job. Ray-free; ``trainables`` runs them under
 
 from __future__ import annotations
 
-from bayesft_tune.tasks import table as _table  # noqa: F401  (registers the task rows)
 from bayesft_tune.tasks.checkpoint import CHECKPOINT_FILE, build_network, load_state, model_from_state
 from bayesft_tune.tasks.space import KNOBS, ChoiceParam, Knobs, Param, RangeParam, Space
 from bayesft_tune.tasks.spec import SPEC_KEY, TrialSpec
-from bayesft_tune.tasks.task import SMOKE_ENV, TASKS, Task, get_task, register_task, task_names
+from bayesft_tune.tasks.table import TABLE
+from bayesft_tune.tasks.task import SMOKE_ENV, TASKS, Task, get_task
+
+for _task in TABLE:
+    TASKS.register(_task.name, _task)
 
 __all__ = ["CHECKPOINT_FILE", "KNOBS", "SMOKE_ENV", "SPEC_KEY", "TASKS", "ChoiceParam", "Knobs", "Param",
            "RangeParam", "Space", "Task", "TrialSpec", "build_network", "get_task", "load_state",
-           "model_from_state", "register_task", "task_names"]
+           "model_from_state"]

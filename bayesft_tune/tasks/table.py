@@ -1,8 +1,8 @@
-"""The registered tasks: one row each."""
+"""The task table: one row each (registered by :mod:`bayesft_tune.tasks`' ``__init__``)."""
 
 from __future__ import annotations
 
-from bayesft_tune.tasks.task import Task, register_task
+from bayesft_tune.tasks.task import Task
 
 __all__ = ["TABLE"]
 
@@ -40,6 +40,3 @@ TABLE: tuple[Task, ...] = (
          robustness="trainables.pennfudan_maskrcnn:detection_robustness",
          description="Mask R-CNN ResNet-50-FPN (random init), PennFudanPed, 3 x H x W, SGD"),
 )
-
-for _task in TABLE:
-    register_task(_task)

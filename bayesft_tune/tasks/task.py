@@ -14,7 +14,7 @@ from bayesft_tune.dropout import dropout_slots, slot_parameter_name
 from bayesft_tune.models import build_model
 from bayesft_tune.registry import Registry
 
-__all__ = ["SMOKE_ENV", "TASKS", "Task", "get_task", "register_task", "task_names"]
+__all__ = ["SMOKE_ENV", "TASKS", "Task", "get_task"]
 
 SMOKE_ENV = "BAYESFT_SMOKE"
 """Set to ``1`` (in the driver and, e.g. via ``runtime_env``, the Ray workers) to run every
@@ -95,16 +95,7 @@ class Task:
 
 
 TASKS: Registry[Task] = Registry("task", "Pass one with --task.")
-
-
-def register_task(task: Task) -> Task:
-    """Add a task to the registry (replacing one of the same name)."""
-    return TASKS.register(task.name, task)
-
-
-def task_names() -> list[str]:
-    """Registered task names, in registration order."""
-    return TASKS.names()
+"""Task name -> :class:`Task`; filled from the task table by :mod:`bayesft_tune.tasks`' ``__init__``."""
 
 
 def get_task(name: str) -> Task:

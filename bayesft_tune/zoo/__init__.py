@@ -1,9 +1,8 @@
-"""The paper's model zoo, registered into :mod:`bayesft_tune.models` on import.
+"""The paper's model zoo; :mod:`bayesft_tune.models` registers its builders.
 
 CIFAR-10 networks (32 x 32 inputs): ``alexnet``, ``vgg11``, ``vgg16``, ``resnet18``,
 ``preact_resnet18``; GTSRB: ``stn`` (spatial transformer); PennFudanPed detection:
-``maskrcnn``. :mod:`bayesft_tune.models` imports this package at its end, so
-``build_model`` always sees these names.
+``maskrcnn``.
 
 BatchNorm under drift (VGG, ResNets, Mask R-CNN's random-init backbone): the affine
 ``weight``/``bias`` are parameters and drift with every other weight by default

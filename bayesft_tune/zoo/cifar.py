@@ -15,7 +15,6 @@ from typing import Sequence
 from torch import Tensor, nn
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.models import register_model
 
 __all__ = ["AlexNetCifar", "VGGCifar", "VGG_CONFIGS", "alexnet", "vgg11", "vgg16"]
 
@@ -92,19 +91,16 @@ class VGGCifar(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-@register_model("alexnet")
 def alexnet(num_classes: int = 10, fc_width: int = 1024) -> AlexNetCifar:
     """CIFAR AlexNet (see :class:`AlexNetCifar`); 7 dropout slots."""
     return AlexNetCifar(num_classes=num_classes, fc_width=fc_width)
 
 
-@register_model("vgg11")
 def vgg11(num_classes: int = 10, batch_norm: bool = True, width: int = 64) -> VGGCifar:
     """CIFAR VGG-11 (BatchNorm by default, as usual for CIFAR); 8 dropout slots."""
     return VGGCifar(VGG_CONFIGS["vgg11"], num_classes=num_classes, batch_norm=batch_norm, width=width)
 
 
-@register_model("vgg16")
 def vgg16(num_classes: int = 10, batch_norm: bool = True, width: int = 64) -> VGGCifar:
     """CIFAR VGG-16 (BatchNorm by default, as usual for CIFAR); 13 dropout slots."""
     return VGGCifar(VGG_CONFIGS["vgg16"], num_classes=num_classes, batch_norm=batch_norm, width=width)

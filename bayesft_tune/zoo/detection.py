@@ -24,7 +24,6 @@ from typing import Sequence
 from torch import Tensor, nn
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.models import register_model
 
 __all__ = ["DETECTION_EXCLUDE", "TinyBackbone", "maskrcnn"]
 
@@ -67,7 +66,6 @@ def _tiny(num_classes: int, channels: int, representation_size: int,
         mask_predictor=MaskRCNNPredictor(layers[-1], layers[-1], num_classes), **kwargs)
 
 
-@register_model("maskrcnn")
 def maskrcnn(num_classes: int = 2, backbone: str = "resnet50_fpn", freeze_backbone: bool = False,
              min_size: int = 800, max_size: int = 1333, tiny_channels: int = 32,
              representation_size: int = 64, mask_layers: Sequence[int] = (32, 32),

@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.models import register_model
 from bayesft_tune.zoo.cifar import _check_classes
 
 __all__ = ["BasicBlock", "PreActBlock", "CifarResNet", "preact_resnet18", "resnet18"]
@@ -103,13 +102,11 @@ class CifarResNet(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
 
 
-@register_model("resnet18")
 def resnet18(num_classes: int = 10, width: int = 64) -> CifarResNet:
     """CIFAR ResNet-18 (3x3 stem, no max-pool); 20 dropout slots."""
     return CifarResNet(BasicBlock, (2, 2, 2, 2), num_classes=num_classes, width=width)
 
 
-@register_model("preact_resnet18")
 def preact_resnet18(num_classes: int = 10, width: int = 64) -> CifarResNet:
     """CIFAR pre-activation ResNet-18 (He et al. 2016b); 20 dropout slots."""
     return CifarResNet(PreActBlock, (2, 2, 2, 2), num_classes=num_classes, preact=True, width=width)

@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bayesft_tune.models import register_model
 from bayesft_tune.zoo.cifar import _check_classes
 
 __all__ = ["GTSRBSpatialTransformer", "stn"]
@@ -68,7 +67,6 @@ class GTSRBSpatialTransformer(nn.Module):
         return self.fc2(F.relu(self.fc1(x.flatten(1))))
 
 
-@register_model("stn")
 def stn(num_classes: int = 43, widths: tuple[int, int, int] = (100, 150, 250),
         fc_width: int = 350) -> GTSRBSpatialTransformer:
     """GTSRB spatial transformer (see :class:`GTSRBSpatialTransformer`); 4 dropout slots."""

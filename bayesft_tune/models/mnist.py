@@ -1,20 +1,15 @@
-"""Model registry: networks of the paper, built by name.
-
-Later tasks add entries with :func:`register_model`.
-"""
+"""The MNIST networks of the paper: the 3-layer MLP and LeNet-5 (``N x C x H x W`` in, logits out)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from torch import nn
 
 from bayesft_tune.errors import UserInputError
 
-__all__ = ["ACTIVATIONS", "NORMS", "build_model", "lenet5", "mlp", "model_names", "register_model"]
-
-_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+__all__ = ["ACTIVATIONS", "NORMS", "LeNet5", "lenet5", "mlp"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU,
                                            "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
@@ -43,32 +38,6 @@ def _norm(norm: str, width: int, conv: bool) -> nn.Module | None:
     return nn.GroupNorm(1, width) if conv else nn.LayerNorm(width)
 
 
-def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator registering a model builder under ``name``."""
-    def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        _REGISTRY[name] = fn
-        return fn
-    return deco
-
-
-def model_names() -> list[str]:
-    """Registered model names, sorted."""
-    return sorted(_REGISTRY)
-
-
-def build_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build a registered model.
-
-    Raises:
-        UserInputError: unknown name (the message lists the registered names).
-    """
-    if name not in _REGISTRY:
-        raise UserInputError(f"unknown model {name!r}; registered models are {model_names()}. "
-                             "Pass one of these names.")
-    return _REGISTRY[name](**kwargs)
-
-
-@register_model("mlp")
 def mlp(in_features: int = 784, hidden: Sequence[int] = (192, 32), num_classes: int = 10,
         activation: str | Callable[[], nn.Module] = "relu", norm: str = "none") -> nn.Sequential:
     """Multi-layer perceptron; the default 784-192-32-10 is the authors' 3-layer MLP.
@@ -127,13 +96,9 @@ class LeNet5(nn.Module):
         return self.fc3(x)
 
 
-@register_model("lenet5")
 def lenet5(num_classes: int = 10, in_channels: int = 1, widths: Sequence[int] = (6, 16, 120, 84),
            activation: str = "relu", norm: str = "none") -> LeNet5:
     """LeNet-5 (see :class:`LeNet5`)."""
     return LeNet5(num_classes=num_classes, in_channels=in_channels, widths=widths,
                   activation=activation, norm=norm)
 
-
-# The paper's model zoo registers itself here (after register_model exists: no import cycle).
-from bayesft_tune import zoo as _zoo  # noqa: E402,F401
