@@ -1,4 +1,6 @@
-"""Detection models under weight drift: Monte Carlo mAP (torchmetrics) and training.
+"""Detection under weight drift, in one place: list batching, Monte Carlo mAP (torchmetrics)
+and training. (The PennFudanPed dataset is :mod:`bayesft_tune.data.pennfudan`, the Mask
+R-CNN model :mod:`bayesft_tune.zoo.detection`.)
 
 ``evaluate_detection_under_drift`` mirrors :func:`bayesft_tune.evaluation.evaluate_under_drift`:
 the caller's model is copied into a :class:`~bayesft_tune.evaluation.DriftedCopy`
@@ -19,13 +21,18 @@ from torch.utils.data import DataLoader, Dataset
 from bayesft_tune.drift import DriftModel, ParamFilter
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.evaluation import prepare_drift, run_loop, summarize_drift
-from bayesft_tune.pennfudan import collate_detection
 
-__all__ = ["DetectionTrainer", "detection_batches", "evaluate_detection_under_drift",
+__all__ = ["DetectionTrainer", "collate_detection", "detection_batches", "evaluate_detection_under_drift",
            "score_detection", "summarize_detection_drift"]
 
 IoUType = Literal["bbox", "segm"]
-Batches = list[tuple[list[Tensor], list[dict]]]
+Target = dict[str, Tensor]
+Batches = list[tuple[list[Tensor], list[Target]]]
+
+
+def collate_detection(batch: list[tuple[Tensor, Target]]) -> tuple[list[Tensor], list[Target]]:
+    """Detection batches stay lists: images differ in size."""
+    return [b[0] for b in batch], [b[1] for b in batch]
 
 
 def _to_device(images: list[Tensor], targets: list[dict],

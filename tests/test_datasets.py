@@ -8,8 +8,8 @@ import torch
 
 import fabricate
 from bayesft_tune import UserInputError, load_data
-from bayesft_tune.data_vision import read_cifar_batches
-from bayesft_tune.pennfudan import PennFudanPed
+from bayesft_tune.data.vision import read_cifar_batches
+from bayesft_tune.data.pennfudan import PennFudanPed
 
 
 def test_cifar10_unofficial_files_are_read_in_cifar_format_with_a_warning(tmp_path):
@@ -32,13 +32,6 @@ def test_cifar_batch_reader_matches_pickled_content(tmp_path):
     images, labels = read_cifar_batches(tmp_path / "cifar-10-batches-py", ["test_batch"])
     assert images.shape == (3, 3, 32, 32) and images.dtype == np.uint8
     assert labels.tolist() == [0, 1, 2] and np.all(images[2] >= 40)
-
-
-def test_cifar10_missing_files_name_the_fix(tmp_path):
-    with pytest.raises(UserInputError, match="--data-dir"):
-        load_data("cifar10", root=str(tmp_path))
-    with pytest.raises(UserInputError, match="--data-dir"):
-        load_data("cifar10", root=None)
 
 
 def test_gtsrb_folder_and_csv_layout_resized_to_32(tmp_path):
@@ -82,9 +75,7 @@ def test_pennfudan_splits_are_seeded_and_disjoint(tmp_path):
     assert (len(a.val), len(a.test)) == (1, 3)
 
 
-def test_pennfudan_missing_files_and_missing_mask(tmp_path):
-    with pytest.raises(UserInputError, match="--data-dir"):
-        load_data("pennfudan", root=str(tmp_path))
+def test_pennfudan_image_without_mask_is_named(tmp_path):
     fabricate.pennfudan(tmp_path, n=3)
     (tmp_path / "PennFudanPed" / "PedMasks" / "FudanPed00002_mask.png").unlink()
     with pytest.raises(UserInputError, match="FudanPed00002"):

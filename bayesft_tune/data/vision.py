@@ -1,4 +1,4 @@
-"""CIFAR-10 and GTSRB readers for the dataset registry (images as ``N x 3 x 32 x 32`` uint8).
+"""CIFAR-10 and GTSRB loaders (images as ``N x 3 x 32 x 32`` uint8).
 
 CIFAR-10: torchvision's ``CIFAR10`` verifies the md5 of every batch file, so only the
 official release passes it. A directory in the same on-disk format whose files do
@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bayesft_tune.data import Splits, register_dataset, splits_from_arrays
+from bayesft_tune.data._base import Splits, splits_from_arrays
 from bayesft_tune.errors import UserInputError
 
-__all__ = ["GTSRB_MEAN", "GTSRB_STD", "cifar10_arrays", "gtsrb_arrays", "read_cifar_batches"]
+__all__ = ["CIFAR_MEAN", "CIFAR_STD", "GTSRB_MEAN", "GTSRB_STD", "cifar10_arrays", "gtsrb_arrays", "load_cifar10",
+           "load_gtsrb", "read_cifar_batches"]
 
 Arrays = tuple[np.ndarray, np.ndarray]
+CIFAR_MEAN, CIFAR_STD = np.array([0.4914, 0.4822, 0.4465]), np.array([0.2470, 0.2435, 0.2616])
 GTSRB_MEAN, GTSRB_STD = np.array([0.3403, 0.3121, 0.3214]), np.array([0.2724, 0.2608, 0.2669])
 
 
@@ -112,8 +114,13 @@ def gtsrb_arrays(root: str | None, download: bool, size: int = 32) -> tuple[Arra
                        "gtsrb/GTSRB/Final_Test/Images/*.ppm and gtsrb/GT-final_test.csv") from err
 
 
-@register_dataset("gtsrb")
-def _gtsrb(root: str | None, download: bool, seed: int) -> Splits:
+def load_cifar10(root: str | None, download: bool, seed: int) -> Splits:
+    """CIFAR-10: 45,000 / 5,000 / 10,000 split (reader: :func:`cifar10_arrays`)."""
+    train, test = cifar10_arrays(root, download)
+    return splits_from_arrays(train, test, seed, CIFAR_MEAN, CIFAR_STD, 10, 5000)
+
+
+def load_gtsrb(root: str | None, download: bool, seed: int) -> Splits:
     """GTSRB, 43 classes, 32 x 32: 39,209 training images (10 % held out for validation) / 12,630 test."""
     train, test = gtsrb_arrays(root, download)
     return splits_from_arrays(train, test, seed, GTSRB_MEAN, GTSRB_STD, 43, val_size=len(train[1]))

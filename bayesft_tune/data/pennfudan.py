@@ -15,10 +15,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
-from bayesft_tune.data import Splits, register_dataset
+from bayesft_tune.data._base import Splits
 from bayesft_tune.errors import UserInputError
 
-__all__ = ["PENNFUDAN_URL", "PennFudanPed", "collate_detection", "load_pennfudan"]
+__all__ = ["PENNFUDAN_URL", "PennFudanPed", "load_pennfudan"]
 
 PENNFUDAN_URL = "https://www.cis.upenn.edu/~jshi/ped_html/PennFudanPed.zip"
 Target = dict[str, Tensor]
@@ -87,11 +87,6 @@ class PennFudanPed(Dataset):
         return self.images[index].float() / 255.0, dict(self.targets[index])
 
 
-def collate_detection(batch: list[tuple[Tensor, Target]]) -> tuple[list[Tensor], list[Target]]:
-    """Detection batches stay lists: images differ in size."""
-    return [b[0] for b in batch], [b[1] for b in batch]
-
-
 def _open(root: str | None, download: bool) -> PennFudanPed:
     if root is None:
         raise UserInputError("pennfudan needs a data directory; pass --data-dir DIR "
@@ -109,7 +104,6 @@ def _open(root: str | None, download: bool) -> PennFudanPed:
     return PennFudanPed(root)
 
 
-@register_dataset("pennfudan")
 def load_pennfudan(root: str | None, download: bool, seed: int) -> Splits:
     """PennFudanPed (170 images): seeded split into 100 train / 20 val / 50 test (same fractions
     for other sizes, at least one image each). Splits hold ``Subset`` s of :class:`PennFudanPed`;
