@@ -1,13 +1,35 @@
-"""Fabricated datasets in the real on-disk formats (CIFAR-10 pickles, GTSRB ppm + CSV,
-PennFudanPed PNG + instance masks), small enough for CPU tests."""
+"""Fabricated datasets in the real on-disk formats (MNIST IDX files, CIFAR-10 pickles, GTSRB
+ppm + CSV, PennFudanPed PNG + instance masks), small enough for CPU tests.
+
+:data:`FABRICATORS` maps every registered dataset name to the function writing its files
+(None: the dataset ships with a package); the contract suite fails on a dataset missing here."""
 
 from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image
+
+
+def mnist(root: Path, train: int = 40, test: int = 10, seed: int = 0) -> Path:
+    """torchvision's MNIST layout: ``root/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``
+    (big-endian IDX files); digit ``d`` images are filled with grey level ``20 * d`` (+ noise)."""
+    rng, folder = np.random.default_rng(seed), root / "MNIST" / "raw"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def idx(path: Path, array: np.ndarray) -> None:
+        header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+        path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+    for prefix, n in (("train", train), ("t10k", test)):
+        labels = np.arange(n) % 10
+        images = np.clip(20 * labels[:, None, None] + rng.integers(0, 10, (n, 28, 28)), 0, 255)
+        idx(folder / f"{prefix}-images-idx3-ubyte", images)
+        idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
+    return root
 
 
 def cifar10(root: Path, per_batch: int = 10, test: int = 10, seed: int = 0) -> Path:
@@ -84,3 +106,13 @@ def pennfudan(root: Path, n: int = 6, size: tuple[int, int] = (64, 80), seed: in
         Image.fromarray(mask, mode="L").save(base / "PedMasks" / f"FudanPed{i:05d}_mask.png")
         boxes.append(mine)
     return boxes
+
+
+FABRICATORS: dict[str, Callable[[Path], Any] | None] = {
+    "mnist_embedded": None,
+    "mnist": mnist,
+    "cifar10": cifar10,
+    "gtsrb": gtsrb,
+    "pennfudan": lambda root: pennfudan(root, n=5),
+}
+"""Registered dataset name -> the function writing small files of it under a root (None: none needed)."""

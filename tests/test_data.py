@@ -1,4 +1,5 @@
-"""Datasets: the embedded MNIST default and torchvision loaders' offline errors."""
+"""The embedded MNIST default (split sizes, stratification, seeding) and unknown names.
+Shapes, disjoint splits and missing files of every dataset: ``tests/test_registry_contracts.py``."""
 
 from __future__ import annotations
 
@@ -21,20 +22,7 @@ def test_embedded_mnist_split_sizes_stratified_and_seeded(mnist):
     assert not torch.equal(other.test.tensors[0], mnist.test.tensors[0])
 
 
-def test_splits_are_disjoint(mnist):
-    sets = [{row.numpy().tobytes() for row in t.tensors[0].flatten(1)}
-            for t in (mnist.train, mnist.val, mnist.test)]
-    assert not (sets[0] & sets[2]) and not (sets[1] & sets[2])
-
-
 def test_unknown_dataset_lists_names():
     with pytest.raises(UserInputError, match="mnist_embedded"):
         load_data("imagenet")
 
-
-@pytest.mark.parametrize("name", ["mnist", "cifar10"])
-def test_missing_files_without_download_say_what_to_do(name, tmp_path):
-    with pytest.raises(UserInputError, match="--data-dir"):
-        load_data(name, root=str(tmp_path), download=False)
-    with pytest.raises(UserInputError, match="needs a data directory"):
-        load_data(name, root=None)
