@@ -17,12 +17,15 @@ import argparse
 import os
 import re
 import sys
-import time
 import traceback
+import warnings
 from typing import Sequence
 
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.argtypes import floats as _floats, names as _names
+
+# Every command's modules are imported inside the functions that run it, so that the first
+# line prints before torch, Ax and Ray load (README: time to the first line, ~2 s).
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130
 DEBUG_FLAG, DEBUG_ENV = "--debug", "BAYESFT_DEBUG"
@@ -34,78 +37,98 @@ def _add_search(sub) -> None:
     p = sub.add_parser("search", help="run a BayesFT search (Ax BO of per-layer dropout on Ray Tune)",
                        description="Run a BayesFT search. Flags override --config; unset flags keep "
                                    "the config file's or the defaults (see bayesft_tune.SearchConfig).")
-    a = p.add_argument
-    a("--config", metavar="FILE.yaml", help="YAML mapping of search settings (same names as the flags, with _)")
-    a("--resume", metavar="RUN_DIR", help="continue an interrupted search from its run directory")
-    a("--task", help="task to optimise (default mnist_mlp): " + _task_list())
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML mapping of search settings (same names as the "
+                   "flags, with _)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted search from its run directory")
+    for flags in (_space_flags, _objective_flags, _training_flags, _searcher_flags, _run_flags):
+        flags(p.add_argument)  # one group per part of SearchConfig (bayesft_tune/search/settings.py)
+
+
+def _space_flags(a) -> None:
     a("--space", metavar="KNOB,..", help="knobs the search owns, from dropout, noise, width, activation, norm, "
       "lr, weight_decay (default dropout,width,noise where the task's model has them; 'dropout' alone is "
       "the paper's mode: drifted-loss objective and training)")
-    a("--data-seed", type=int, help="seed of the train/val/test split (default 0; independent of --seed)")
-    a("--training", choices=["clean", "drifted"], help="drifted: Algorithm 1, θ trained on the drifted loss "
-      "at --target-sigma; clean: clean loss (default: drifted in the paper's mode, else clean)")
-    a("--clean-guard", type=float, metavar="DROP", help="returned network's clean validation accuracy at most "
-      "DROP below an ERM reference trained first (default 0.01; --no-clean-guard turns it off)")
-    a("--no-clean-guard", dest="clean_guard", action="store_const", const="off", help="no clean-accuracy guard")
-    a("--mode", choices=["scratch", "warm_start"], help="scratch (default): every trial from a fresh "
-      "initialisation; warm_start: Algorithm 1, each trial starts from the best finished trial's weights "
-      "(spaces without architecture knobs)")
-    a("--eval-every", type=int, metavar="N", help="MC objective and checkpoint every N epochs (default: last "
-      "epoch and ASHA rungs only)")
-    a("--reselect-top-k", type=int, metavar="K", help="top trials re-scored with fresh draws to pick the "
-      "returned network (default 3)")
+    a("--bounds", type=_floats, metavar="LOW,HIGH", help="bounds of every dropout rate (default 0,0.8)")
     a("--width-ratio-bounds", type=_floats, metavar="LOW,HIGH", help="log-scale range of the width ratios "
       "(default 0.125,8)")
     a("--activations", type=_names, metavar="A,..", help="values of the activation knob (default relu,elu,gelu,tanh)")
     a("--norms", type=_names, metavar="N,..", help="values of the norm knob (default none,layer)")
-    a("--trials", type=int, help="trials in total (default 30)")
-    a("--concurrency", type=int, help="trials at once; also Ax's batch size (default 2)")
-    a("--target-sigma", type=float, help="σ of the objective, the MC drifted loss (default 0.9)")
-    a("--samples", type=int, help="Monte Carlo drift samples T per evaluation (default 16)")
-    a("--epochs", type=int, help="training epochs per trial (default: the task's)")
-    a("--batch-size", type=int, help="training batch size (default: the task's)")
-    a("--lr", type=float, help="learning rate (default: the task's)")
-    a("--bounds", type=_floats, metavar="LOW,HIGH", help="bounds of every dropout rate (default 0,0.8)")
-    a("--seed", type=int, help="seed of Ax, training and drift draws (default 0)")
+
+
+def _objective_flags(a) -> None:
     a("--objective", choices=["drifted_loss", "grid_accuracy"], help="grid_accuracy: maximise mean accuracy "
       "over --objective-sigmas (default); drifted_loss: minimise MC drifted loss at --target-sigma (paper mode)")
     a("--objective-sigmas", type=_floats, metavar="S1,S2,..", help="σ grid of grid_accuracy")
+    a("--target-sigma", type=float, help="σ of the objective, the MC drifted loss (default 0.9)")
+    a("--samples", type=int, help="Monte Carlo drift samples T per evaluation (default 16)")
+    a("--drift", help="drift model of the objective (default lognormal): " + _drift_list())
+    a("--clean-guard", type=float, metavar="DROP", help="returned network's clean validation accuracy at most "
+      "DROP below an ERM reference trained first (default 0.01; --no-clean-guard turns it off)")
+    a("--no-clean-guard", dest="clean_guard", action="store_const", const="off", help="no clean-accuracy guard")
     a("--min-clean-accuracy", type=float, help="outcome constraint: clean validation accuracy >= this")
+
+
+def _training_flags(a) -> None:
+    a("--task", help="task to optimise (default mnist_mlp): " + _task_list())
+    a("--epochs", type=int, help="training epochs per trial (default: the task's)")
+    a("--batch-size", type=int, help="training batch size (default: the task's)")
+    a("--lr", type=float, help="learning rate (default: the task's)")
+    a("--training", choices=["clean", "drifted"], help="drifted: Algorithm 1, θ trained on the drifted loss "
+      "at --target-sigma; clean: clean loss (default: drifted in the paper's mode, else clean)")
+    a("--data-seed", type=int, help="seed of the train/val/test split (default 0; independent of --seed)")
+    a("--data-dir", help="directory holding torchvision dataset files")
+    a("--download", action="store_true", default=None, help="let torchvision download datasets")
+
+
+def _searcher_flags(a) -> None:
+    a("--trials", type=int, help="trials in total (default 30)")
+    a("--concurrency", type=int, help="trials at once; also Ax's batch size (default 2)")
+    a("--seed", type=int, help="seed of Ax, training and drift draws (default 0)")
     a("--method", choices=["bo", "random"], help="Ax GP Bayesian optimisation (default) or random search")
     a("--initialization-budget", type=int, help="Sobol trials before the GP (default Ax's 5)")
     a("--scheduler", choices=["fifo", "asha"], help="fifo (default) or ASHA early stopping on the objective")
-    a("--drift", help="drift model of the objective (default lognormal): " + _drift_list())
+    a("--eval-every", type=int, metavar="N", help="MC objective and checkpoint every N epochs (default: last "
+      "epoch and ASHA rungs only)")
+    a("--mode", choices=["scratch", "warm_start"], help="scratch (default): every trial from a fresh "
+      "initialisation; warm_start: Algorithm 1, each trial starts from the best finished trial's weights "
+      "(spaces without architecture knobs)")
+
+
+def _run_flags(a) -> None:
+    """Resources, storage and the final job."""
     a("--cpus-per-trial", type=float, help="CPUs per trial; torch threads follow (default 1)")
     a("--gpus-per-trial", type=float, help="GPUs per trial; 0.25 packs 4 trials per GPU (default 0)")
-    a("--storage-path", help="local directory or URI (s3://, gs://, file://) for results (default ./runs)")
-    a("--name", help="run name, the directory under --storage-path (default search-<timestamp>)")
     a("--address", help="Ray cluster to join ('auto', 'ray://host:10001'); default starts Ray locally")
     a("--max-failures", type=int, help="retries of a trial whose worker died (default 2)")
-    a("--data-dir", help="directory holding torchvision dataset files")
-    a("--download", action="store_true", default=None, help="let torchvision download datasets")
+    a("--storage-path", help="local directory or URI (s3://, gs://, file://) for results (default ./runs)")
+    a("--name", help="run name, the directory under --storage-path (default search-<timestamp>)")
+    a("--quiet", dest="verbose", action="store_false", default=None, help="no per-trial progress lines")
+    a("--reselect-top-k", type=int, metavar="K", help="top trials re-scored with fresh draws to pick the "
+      "returned network (default 3)")
     a("--robustness-samples", type=int, help="T of the final best-vs-ERM evaluation (default 32)")
     a("--robustness-sigmas", type=_floats, help="σ grid of the final evaluation (default 0,0.3,...,1.5)")
     a("--no-erm-baseline", dest="erm_baseline", action="store_false", default=None,
       help="skip training the ERM model of the final table")
-    a("--quiet", dest="verbose", action="store_false", default=None, help="no per-trial progress lines")
 
 
 def _task_list() -> str:
-    from bayesft_tune.tasks import TASKS
+    from bayesft_tune.tasks import TASKS  # lazy, as every command's modules: see the top
 
     return "; ".join(f"{t.name} ({t.description})" for t in TASKS.values())
 
 
 def _drift_list() -> str:
-    from bayesft_tune.drift import drift_names
+    from bayesft_tune.drift import drift_names  # lazy, as every command's modules: see the top
 
     return ", ".join(drift_names())
 
 
 def _search(args: argparse.Namespace) -> int:
+    # lazy: Ax and Ray load after the first line; tests replace runner.run_search before this runs
     from bayesft_tune.search.config import SearchConfig
     from bayesft_tune.search.interrupt import forget_run_dir, remember_run_dir
     from bayesft_tune.search.runner import resume_search, run_search
+    from bayesft_tune.search.summary import outcome_text
 
     forget_run_dir()
     skip = {"command", "config", "resume"}
@@ -123,20 +146,32 @@ def _search(args: argparse.Namespace) -> int:
     else:
         cfg = SearchConfig.from_yaml(args.config, **given) if args.config else SearchConfig.from_dict(given)
         outcome = run_search(cfg)
-    _print_outcome(outcome)
+    print(outcome_text(outcome))
     return 0
 
 
-def _print_outcome(outcome) -> None:
-    from bayesft_tune.search.summary import outcome_text
-
-    print(outcome_text(outcome))
-
-
 def _report(argv: Sequence[str]) -> int:
-    from analysis.report import main as report_main
+    from analysis.report import main as report_main  # lazy, as every command's modules: see the top
 
     return report_main(list(argv))
+
+
+def _watch(argv: Sequence[str]) -> int:
+    from analysis.watch import main as watch_main  # lazy: analysis loads only for this command
+
+    return watch_main(argv)
+
+
+def _compare(argv: Sequence[str]) -> int:
+    from bayesft_tune.compare import main as compare_main  # lazy: Ray and torch load only for this command
+
+    return compare_main(argv)
+
+
+def _ablation(argv: Sequence[str]) -> int:
+    from bayesft_tune.ablation import main as ablation_main  # lazy: Ray and torch load only for this command
+
+    return ablation_main(argv)
 
 
 def user_error(err: BaseException) -> UserInputError | None:
@@ -216,24 +251,22 @@ def _guarded(argv: list[str], debug: bool) -> int:
 
 
 def _dispatch(argv: list[str]) -> int:
-    if argv[:1] == ["report"]:
-        return _report(argv[1:])
-    if argv[:1] == ["watch"]:
-        from analysis.watch import main as watch_main  # analysis loads only for this command
-
-        return watch_main(argv[1:])
-    if argv[:1] == ["compare"]:
-        from bayesft_tune.compare import main as compare_main
-
-        return compare_main(argv[1:])
-    if argv[:1] == ["ablation"]:
-        from bayesft_tune.ablation import main as ablation_main
-
-        return ablation_main(argv[1:])
+    own = {"report": _report, "watch": _watch, "compare": _compare, "ablation": _ablation}
+    if argv[:1] and argv[0] in own:  # commands that parse their own flags
+        return own[argv[0]](argv[1:])
     if argv[:1] == ["search"] and not {"-h", "--help"} & set(argv):
         print("bayesft-tune search: starting (loading torch, Ax and Ray)", file=sys.stderr, flush=True)
-    from bayesft_tune import evaluate_cmd  # torch loads only once a search/evaluate command is parsed
+    from bayesft_tune import evaluate_cmd  # lazy: torch loads only once a search/evaluate command is parsed
 
+    args = _parser(evaluate_cmd).parse_args(argv)
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+    del args.debug
+    if args.command == "repair":
+        return _repair(args.run_dir)
+    return _search(args) if args.command == "search" else evaluate_cmd.run_evaluate(args)
+
+
+def _parser(evaluate_cmd) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bayesft-tune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(DEBUG_FLAG, action="store_true",
@@ -250,18 +283,11 @@ def _dispatch(argv: list[str]) -> int:
                                    "compare robustness (see 'compare --help')")
     sub.add_parser("ablation", help="the paper's §III.A ablation of MLP components with Welch's t-test "
                                     "(see 'ablation --help')")
-    args = parser.parse_args(argv)
-    import warnings
-
-    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
-    del args.debug
-    if args.command == "repair":
-        return _repair(args.run_dir)
-    return _search(args) if args.command == "search" else evaluate_cmd.run_evaluate(args)
+    return parser
 
 
 def _repair(run_dir: str) -> int:
-    from bayesft_tune.search.runner import repair_run
+    from bayesft_tune.search.runner import repair_run  # lazy: Ray loads only for this command
 
     trials, history = repair_run(run_dir)
     print(f"rebuilt {run_dir}: trials.parquet ({trials} trials), history.parquet ({history} epochs)")

@@ -9,7 +9,7 @@ from a fresh interpreter under ``/usr/bin/time -v`` (else wall time and
 * (b) ``python bench/vs_plain_loop.py --plain --task TASK``: the same job written as a
   sequential loop with the library's own functions: same ``SearchConfig`` (network, data
   split, budget, search space, objective, seed), ERM reference (``train_reference``),
-  clean-accuracy floor (``runner._min_clean``), Ax ``Client`` (``make_client``, outcome
+  clean-accuracy floor (``driver_jobs.min_clean``), Ax ``Client`` (``make_client``, outcome
   constraint ``clean_accuracy >= floor``), ``ClassificationTrial`` per trial,
   ``client.get_next_trials(max_trials=1)`` / ``client.complete_trial`` one trial at a time,
   top-k candidates and ``run_final(FinalJob)``; one core (``torch.set_num_threads(1)``,
@@ -117,7 +117,7 @@ def _plain_trials(cfg: SearchConfig, spec: TrialSpec, client: Any) -> tuple[list
 
 def _plain_candidates(cfg: SearchConfig, spec: TrialSpec, rows: list[dict], states: dict,
                       floor: float | None) -> tuple:
-    """``runner._candidates`` without Ray's result grid: top-k completed trials above the floor."""
+    """``driver_jobs._candidates`` without Ray's result grid: top-k completed trials above the floor."""
     import pandas as pd
 
     from bayesft_tune.tasks.final import Candidate
@@ -137,16 +137,17 @@ def plain_search(task: str, trials: int, epochs: int | None, result: str) -> Non
 
     from bayesft_tune.search._ax import make_client
     from bayesft_tune.search.config import SearchConfig
-    from bayesft_tune.search.runner import _min_clean, _spec
+    from bayesft_tune.search.driver_jobs import min_clean
+    from bayesft_tune.search.tuner import search_spec
     from bayesft_tune.seeds import stream_seed
     from bayesft_tune.tasks.final import FinalJob, run_final, train_reference
 
     torch.set_num_threads(1)
     marks = {"imports": time.perf_counter()}
     cfg = SearchConfig(task=task, trials=trials, epochs=epochs, verbose=False)
-    spec = _spec(cfg)
+    spec = search_spec(cfg)
     reference = train_reference(spec, "cpu", 1)
-    floor, obj = _min_clean(cfg, reference), spec.objective
+    floor, obj = min_clean(cfg, reference), spec.objective
     marks["reference"] = time.perf_counter()
     client = make_client(spec.space.parameters(spec.get_task()), obj.name, obj.direction == "min",
                          [f"clean_accuracy >= {floor}"] if floor is not None else [], cfg.seed, cfg.method,

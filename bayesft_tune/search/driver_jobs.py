@@ -1,0 +1,118 @@
+"""The jobs a search runs besides its trials: the ERM reference (and the clean-accuracy floor
+it sets) before them; after them, the re-selection of the top trials, the test table and
+the Pareto front. On a local CPU search they run in the driver, else as Ray tasks."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+import pandas as pd
+import ray
+
+from bayesft_tune.faults import pause_at
+from bayesft_tune.search import rundir
+from bayesft_tune.search.config import SearchConfig
+from bayesft_tune.search.extensions import pareto_table, plot_pareto
+from bayesft_tune.seeds import stream_seed
+from bayesft_tune.storage import resolve, write_table
+from bayesft_tune.tasks.checkpoint import load_state
+from bayesft_tune.tasks.final import Candidate, FinalJob, Reference, run_final, train_reference
+from bayesft_tune.tasks.spec import TrialSpec
+from trainables._common import resolve_target
+
+__all__ = ["final_tables", "min_clean", "ranked_trials", "reference", "say", "write_pareto"]
+
+
+def say(cfg: SearchConfig, text: str) -> None:
+    """A progress line on stderr (unless the search is quiet)."""
+    if cfg.storage.verbose:
+        print(f"bayesft-tune search: {text}", file=sys.stderr, flush=True)
+
+
+def _call(cfg: SearchConfig, fn, *args):
+    """Run a driver-side job (ERM reference, final job): in this process on a local CPU
+    search (no fresh worker to start: 8 s per job as a Ray task vs 3-4 s in-process in
+    bench/vs_plain_loop.py's first check), else as a Ray task where Ray places it (a GPU node)."""
+    res = cfg.resources
+    if res.address is None and not res.gpus_per_trial:
+        return fn(*args)
+    remote = ray.remote(num_cpus=res.cpus_per_trial, num_gpus=res.gpus_per_trial)(fn)
+    return ray.get(remote.remote(*args))
+
+
+def _threads(cfg: SearchConfig) -> int:
+    return max(1, int(cfg.resources.cpus_per_trial))
+
+
+def reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Reference | None:
+    """The ERM reference: trained once per run and kept in the run directory."""
+    wanted = cfg.final.erm_baseline or cfg.scoring.clean_guard is not None
+    if spec.get_task().kind != "classification" or not wanted:
+        return None
+    saved = rundir.load_reference(run_dir)
+    if saved is not None:
+        return saved
+    say(cfg, f"training the ERM reference of the clean-accuracy guard ({spec.epochs} epochs)")
+    trained = _call(cfg, train_reference, spec, "cpu", _threads(cfg))
+    rundir.save_reference(trained, run_dir)
+    return trained
+
+
+def min_clean(cfg: SearchConfig, ref: Reference | None) -> float | None:
+    """The clean-accuracy floor: the user's, and ERM's minus the guard; the higher wins."""
+    floor, guard = cfg.scoring.min_clean_accuracy, cfg.scoring.clean_guard
+    floors = [floor] if floor is not None else []
+    if ref is not None and guard is not None:
+        floors.append(round(ref.clean_accuracy - guard, 6))
+    return max(floors) if floors else None
+
+
+def ranked_trials(trials: pd.DataFrame, direction: str, floor: float | None = None) -> pd.DataFrame:
+    """Completed trials, best observed objective first; those meeting the clean-accuracy floor
+    only, unless none does (the summary then warns)."""
+    done = trials[trials.status == "completed"].dropna(subset=["objective_mean"])
+    if floor is not None and (done.clean_accuracy >= floor).any():
+        done = done[done.clean_accuracy >= floor]
+    return done.sort_values("objective_mean", ascending=direction == "min")
+
+
+def _candidates(cfg: SearchConfig, spec: TrialSpec, trials: pd.DataFrame, grid, floor) -> tuple[Candidate, ...]:
+    top = ranked_trials(trials, spec.objective.direction, floor).head(cfg.final.reselect_top_k)
+    checkpoints = {r.metrics.get("trial_id"): r.checkpoint for r in grid if r.checkpoint is not None}
+    out = []
+    for row in top.itertuples():
+        if row.trial_id in checkpoints:
+            with checkpoints[row.trial_id].as_directory() as d:
+                out.append(Candidate(str(row.trial_id), float(row.objective_mean), load_state(d)))
+    return tuple(out)
+
+
+def final_tables(cfg: SearchConfig, spec: TrialSpec, trials: pd.DataFrame, grid, ref: Reference | None,
+                 floor: float | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(robustness, selection)``: the top trials re-scored with fresh validation draws, and
+    the returned network (and ERM) on the test split with independent draws."""
+    fin, seed = cfg.final, cfg.searcher.seed
+    candidates = _candidates(cfg, spec, trials, grid, floor)
+    job = FinalJob(spec, candidates, fin.erm_baseline, ref, tuple(fin.robustness_sigmas), fin.robustness_samples,
+                   stream_seed(seed, "reselect"), stream_seed(seed, "test"), floor, threads=_threads(cfg))
+    task = spec.get_task()
+    say(cfg, f"re-scoring the top {len(candidates)} trials with fresh validation draws; test table "
+             f"(T = {fin.robustness_samples}, σ = {', '.join(f'{x:g}' for x in fin.robustness_sigmas)})")
+    pause_at("final")  # test hook (bayesft_tune/faults.py), off unless BAYESFT_PAUSE_AT is set
+    final = resolve_target(task.robustness) if task.robustness else run_final
+    return _call(cfg, final, job)
+
+
+def write_pareto(cfg: SearchConfig, run_dir: str, trials: pd.DataFrame) -> pd.DataFrame:
+    """``pareto.parquet`` and ``pareto.png`` of a multi-objective search."""
+    pareto = pareto_table(run_dir, trials, cfg.searcher.seed)
+    if not pareto.empty:
+        write_table(pareto, run_dir, "pareto")
+    fs, root = resolve(run_dir)
+    with tempfile.TemporaryDirectory() as d:
+        local = plot_pareto(trials, pareto, os.path.join(d, "pareto.png"))
+        with open(local, "rb") as src, fs.open_output_stream(f"{root}/pareto.png") as dst:
+            dst.write(src.read())
+    return pareto

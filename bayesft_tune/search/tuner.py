@@ -1,0 +1,110 @@
+"""The Tune experiment of a search: the trials' shared spec, the Ax searcher (plain or
+extended), the scheduler, the recorder of the Parquet tables, and a search generator
+that follows a moved run directory on ``--resume``."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+
+from ray import tune
+from ray.tune.logger import JsonLoggerCallback
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import SearchGenerator
+
+from bayesft_tune.search import rundir
+from bayesft_tune.search.config import SearchConfig
+from bayesft_tune.search.extensions import BestCheckpointBoard, ExtendedAxSearcher
+from bayesft_tune.search.recorder import RUN_DIR_ENV, ParquetRecorder
+from bayesft_tune.search.searcher import AxSearcher
+from bayesft_tune.storage import resolve
+from bayesft_tune.tasks.spec import TrialSpec
+from trainables import run_trial
+
+__all__ = ["RelocatableSearchGenerator", "eval_epochs", "make_recorder", "make_tuner", "search_spec", "trainable"]
+
+
+def eval_epochs(cfg: SearchConfig, epochs: int) -> tuple[int, ...]:
+    """Epochs that compute the MC objective: every ``eval_every``-th, ASHA's rungs, the last."""
+    out, every = {epochs}, cfg.searcher.eval_every
+    if every:
+        out |= set(range(every, epochs + 1, every))
+    if cfg.searcher.scheduler == "asha":
+        rung = max(1, epochs // 4)
+        while rung < epochs:
+            out.add(rung)
+            rung *= 2
+    return tuple(sorted(out))
+
+
+def search_spec(cfg: SearchConfig) -> TrialSpec:
+    """The spec every trial of the search shares, with the epochs that compute the objective."""
+    epochs = cfg.trial_spec().epochs
+    return cfg.trial_spec(eval_epochs(cfg, epochs))
+
+
+def trainable(cfg: SearchConfig):
+    """The trial function with its per-trial resources."""
+    return tune.with_resources(run_trial, {"cpu": cfg.resources.cpus_per_trial, "gpu": cfg.resources.gpus_per_trial})
+
+
+def _searcher(cfg: SearchConfig, spec: TrialSpec, floor: float | None, board: str | None) -> AxSearcher:
+    obj, s = spec.objective, cfg.searcher
+    kwargs = dict(metric=obj.name, mode=obj.direction, sem_metric=obj.sem_metric,
+                  outcome_constraints=[f"clean_accuracy >= {floor}"] if floor is not None else [],
+                  max_concurrent=s.concurrency, seed=s.seed, method=s.method,
+                  initialization_budget=s.initialization_budget)
+    parameters = spec.space.parameters(spec.get_task())
+    multi = cfg.pareto.multi_objective
+    if board is None and not multi:
+        return AxSearcher(parameters, **kwargs)
+    return ExtendedAxSearcher(parameters, board=board, multi_objective=multi, **kwargs)
+
+
+def make_tuner(cfg: SearchConfig, spec: TrialSpec, name: str, run_dir: str, floor: float | None) -> tune.Tuner:
+    """A new Tune experiment ``name`` under the search's storage path."""
+    obj = spec.objective
+    scheduler = (ASHAScheduler(time_attr="training_iteration", max_t=spec.epochs,
+                               grace_period=max(1, spec.epochs // 4), reduction_factor=2)
+                 if cfg.searcher.scheduler == "asha" else None)
+    board = BestCheckpointBoard(obj.name, obj.direction, key=name) if cfg.warm_start.mode == "warm_start" else None
+    callbacks = [JsonLoggerCallback(), make_recorder(cfg, spec, run_dir), *([board] if board else [])]
+    search_alg = RelocatableSearchGenerator(_searcher(cfg, spec, floor, board and name))
+    return tune.Tuner(
+        trainable(cfg), param_space=spec.to_config(),
+        tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=scheduler, num_samples=cfg.searcher.trials,
+                                    metric=obj.name, mode=obj.direction, reuse_actors=True,
+                                    trial_dirname_creator=_trial_dirname),
+        run_config=tune.RunConfig(name=name, storage_path=rundir.storage_root(cfg.storage.storage_path),
+                                  failure_config=tune.FailureConfig(max_failures=cfg.resources.max_failures),
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                                  verbose=0, callbacks=callbacks))
+
+
+def make_recorder(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> ParquetRecorder:
+    """The callback that writes ``trials.parquet`` and ``history.parquet``."""
+    constants = {"target_sigma": cfg.scoring.target_sigma, "samples": cfg.scoring.samples,
+                 "seed": cfg.searcher.seed, "data_seed": cfg.train.data_seed}
+    return ParquetRecorder(run_dir, cfg.train.task, spec.objective, spec.epochs, constants,
+                           verbose=cfg.storage.verbose, total=cfg.searcher.trials)
+
+
+def _trial_dirname(trial) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+class RelocatableSearchGenerator(SearchGenerator):
+    """Tune's wrapper of a searcher, made to follow a moved run directory on ``--resume``.
+
+    A resumed Tune run restores the generator's pickled experiment, whose storage still
+    names the directory the run started in; every trial created after the resume would
+    write there. This points it at where the run lives now (``RUN_DIR_ENV``).
+    """
+
+    def set_state(self, state: dict) -> None:  # noqa: D102
+        super().set_state(state)
+        storage, run_dir = getattr(self._experiment, "storage", None), os.environ.get(RUN_DIR_ENV)
+        if storage is not None and run_dir:
+            fs, path = resolve(run_dir)
+            storage.storage_filesystem, storage.storage_fs_path = fs, posixpath.dirname(path)
+            storage.experiment_dir_name = posixpath.basename(path)
