@@ -49,7 +49,7 @@ def test_bo_beats_random_search_at_equal_budget():
 
 
 def test_batch_suggestions_are_distinct_and_pending():
-    s = make(concurrent=3)
+    s = make(concurrent=3, prefetch=False)  # with pre-generation: tests/test_searcher_prefetch.py
     cfgs = [s.suggest(f"t{i}") for i in range(3)]
     assert all(c is not None for c in cfgs)
     assert len({tuple(c[n] for n in NAMES) for c in cfgs}) == 3

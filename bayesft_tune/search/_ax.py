@@ -79,7 +79,7 @@ def _generation_strategy(method: Method, initialization_budget: int | None, seed
         method="random_search" if method == "random" else "fast",
         initialization_budget=initialization_budget, initialization_random_seed=seed,
         allow_exceeding_initialization_budget=True, torch_device=torch_device))
-    for node in gs._nodes:
+    for node in gs.nodes_by_name.values():  # public GenerationStrategy/GenerationNode/GeneratorSpec fields
         for spec in node.generator_specs:
             if node.name == "MBM":
                 spec.generator_gen_kwargs = {"model_gen_options": {"optimizer_kwargs": ACQ_OPTIMIZER}}

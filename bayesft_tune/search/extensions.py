@@ -2,11 +2,14 @@
 
 * **Warm start** (the paper's Algorithm 1): :class:`BestCheckpointBoard`, a Tune
   callback in the driver, remembers the best finished trial's checkpoint as a path
-  relative to the run directory; :class:`ExtendedAxSearcher` puts it in every new
-  trial's config (``warm_start_checkpoint``, ``warm_start_from``), and the trial reads it
+  relative to the run directory; the searcher part :class:`WarmStart` puts it in every
+  new trial's config (``warm_start_checkpoint``, ``warm_start_from``), and the trial reads it
   from the run's storage where the run lives now (s3://, NFS, a moved directory).
-* **Multi-objective** Ax search (``-drifted_loss, clean_accuracy``) and its observed
-  Pareto front as a table (schema ``PARETO``) and a PNG.
+* **Multi-objective** Ax search (``-drifted_loss, clean_accuracy``; the part
+  :class:`MultiObjective`) and its observed Pareto front as a table (schema ``PARETO``) and a PNG.
+
+Both are :class:`~bayesft_tune.search.searcher.SearchPart` s composed into an
+:class:`AxSearcher` (``parts=search_parts(board, multi_objective)``), not subclass overrides.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ import pandas as pd
 from pyarrow import fs as pafs
 from ray.tune import Callback
 
-from bayesft_tune.search._ax import make_client
-from bayesft_tune.search.searcher import AxSearcher
+from bayesft_tune.search.searcher import AxSearcher, SearchPart
 from bayesft_tune.storage import resolve
 
-__all__ = ["BestCheckpointBoard", "ExtendedAxSearcher", "MOO_METRICS", "pareto_table", "plot_pareto"]
+__all__ = ["BestCheckpointBoard", "ExtendedAxSearcher", "MOO_METRICS", "MultiObjective", "WarmStart",
+           "pareto_table", "plot_pareto", "search_parts"]
 
 MOO_METRICS = ("drifted_loss", "clean_accuracy")
 """Objectives of the multi-objective search: drifted loss (minimised), clean accuracy (maximised)."""
@@ -80,8 +83,51 @@ class BestCheckpointBoard(Callback):
             self.best = (trial.trial_id, float(value), relative)
 
 
+class WarmStart(SearchPart):
+    """Searcher part: every handed-out config names the board's best checkpoint so far
+    (``warm_start_checkpoint``, relative to the run directory, and ``warm_start_from``;
+    both None before a trial finished). Read at hand-out, so a candidate computed ahead
+    still starts from the newest best.
+
+    Args:
+        board: key of a :class:`BestCheckpointBoard` of this driver process.
+    """
+
+    def __init__(self, board: str) -> None:
+        self.board = board
+
+    def config(self, config: dict) -> dict:  # noqa: D102
+        board = _BOARDS.get(self.board)
+        best = board.best if board is not None else None
+        return {**config, "warm_start_checkpoint": None if best is None else best[2],
+                "warm_start_from": None if best is None else best[0]}
+
+
+class MultiObjective(SearchPart):
+    """Searcher part: Ax optimises ``-drifted_loss, clean_accuracy`` jointly (Tune's own
+    metric stays the searcher's ``metric``/``mode``)."""
+
+    def objective(self, searcher: AxSearcher) -> tuple[str, bool, list[str]]:  # noqa: D102
+        # make_client prefixes "-" to the text: "-drifted_loss, clean_accuracy". Constraints
+        # on objectives are Ax's objective thresholds: set loose ones explicitly, else Ax
+        # infers tight ones and drops observed non-dominated trials from the front.
+        return ", ".join(MOO_METRICS), True, [*searcher.outcome_constraints, *MOO_THRESHOLDS]
+
+    def raw_data(self, result: dict,  # noqa: D102
+                 data: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        if "clean_accuracy" in result:
+            data = {**data, "clean_accuracy": (float(result["clean_accuracy"]), 0.0)}
+        return data
+
+
+def search_parts(board: str | None = None, multi_objective: bool = False) -> list[SearchPart]:
+    """The parts of a search with these options (warm start from ``board``, multi-objective)."""
+    return [*([WarmStart(board)] if board is not None else []), *([MultiObjective()] if multi_objective else [])]
+
+
 class ExtendedAxSearcher(AxSearcher):
-    """:class:`AxSearcher` with warm-start configs and/or an Ax multi-objective.
+    """:class:`AxSearcher` composed with :func:`search_parts` (the runner's constructor;
+    it overrides no behaviour: ``AxSearcher(parameters, parts=search_parts(...))`` is the same).
 
     Args:
         parameters: as for :class:`AxSearcher`.
@@ -93,35 +139,15 @@ class ExtendedAxSearcher(AxSearcher):
 
     def __init__(self, parameters, board: str | None = None, multi_objective: bool = False,
                  **kwargs: Any) -> None:
-        super().__init__(parameters, **kwargs)
+        parts = [*kwargs.pop("parts", ()), *search_parts(board, multi_objective)]
+        super().__init__(parameters, parts=parts, **kwargs)
         self.board, self.multi_objective = board, bool(multi_objective)
 
-    @property
-    def client(self):
-        if self._client is None and self.multi_objective:
-            # make_client prefixes "-" to the text: "-drifted_loss, clean_accuracy". Constraints
-            # on objectives are Ax's objective thresholds: set loose ones explicitly, else Ax
-            # infers tight ones and drops observed non-dominated trials from the front.
-            self._client = make_client(self.parameters, ", ".join(MOO_METRICS), True,
-                                       [*self.outcome_constraints, *MOO_THRESHOLDS], self.seed, self.method,
-                                       self.initialization_budget, self.torch_device)
-        return AxSearcher.client.fget(self)
-
-    def suggest(self, trial_id: str) -> dict | None:
-        config = super().suggest(trial_id)
-        if config is None or self.board is None:
-            return config
-        board = _BOARDS.get(self.board)
-        best = board.best if board is not None else None
-        return {**config, "warm_start_checkpoint": None if best is None else best[2],
-                "warm_start_from": None if best is None else best[0]}
-
-    def _raw_data(self, result: dict) -> dict[str, tuple[float, float]]:
-        data = super()._raw_data(result)
-        if self.multi_objective and "clean_accuracy" in result:
-            data["clean_accuracy"] = (float(result["clean_accuracy"]), 0.0)
-        return data
-
+    def __setstate__(self, state: dict) -> None:
+        """States saved before the parts existed name the options as attributes."""
+        if "parts" not in state:
+            state = {**state, "parts": search_parts(state.get("board"), state.get("multi_objective", False))}
+        super().__setstate__(state)
 
 
 def _newest_searcher_state(run_dir: str) -> dict | None:
