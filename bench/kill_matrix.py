@@ -350,7 +350,7 @@ def check(fs, run: str, trials: int, epochs: int, before: dict[str, float]) -> d
         "lost_trials": sorted(set(finished) - set(done.trial_id)),
         "completed_without_record": sorted(set(done.trial_id) - set(finished)),
         # unique, not contiguous: a stale pre-generated Ax candidate may leave a gap
-        "trial_index_ok": done.trial_index.notna().all() and done.trial_index.is_unique,
+        "trial_index_ok": bool(done.trial_index.notna().all() and done.trial_index.is_unique),
         "abandoned_records": abandoned, "history_rows": len(hist_keys), "record_epochs": len(json_epochs),
         "dup_history_rows": len(hist_keys) - len(set(hist_keys)),
         "lost_epochs": len(json_epochs - set(hist_keys)),
