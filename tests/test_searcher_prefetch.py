@@ -10,7 +10,7 @@ import time
 import pytest
 from ax.api import Client
 
-from bayesft_tune.search.extensions import ExtendedAxSearcher, MultiObjective, WarmStart
+from bayesft_tune.search.extensions import ExtendedAxSearcher, MultiObjective, WarmStart, search_parts
 from bayesft_tune.search.searcher import TRIAL_INDEX_KEY, AxSearcher
 from test_searcher import NAMES, make, objective
 
@@ -190,10 +190,10 @@ def test_parts_compose_warm_start_and_multi_objective():
 
     board = BestCheckpointBoard(key="parts-test")
     board.best = ("trial_a", 0.3, "trial_a/checkpoint_000001")
-    s = ExtendedAxSearcher({n: (0.0, 0.8) for n in NAMES}, board="parts-test", multi_objective=True,
-                           seed=0, initialization_budget=20)
+    s = AxSearcher({n: (0.0, 0.8) for n in NAMES}, parts=search_parts("parts-test", multi_objective=True),
+                   seed=0, initialization_budget=20)
     assert [type(p) for p in s.parts] == [WarmStart, MultiObjective]
-    assert "_raw_data" not in vars(ExtendedAxSearcher) and "suggest" not in vars(ExtendedAxSearcher)
+    assert {k for k in vars(ExtendedAxSearcher) if not k.startswith("__")} == set(), "legacy restore only"
     cfg = s.suggest("t0")
     assert cfg["warm_start_from"] == "trial_a" and cfg["warm_start_checkpoint"].endswith("000001")
     s.on_trial_complete("t0", {"drifted_loss": 0.5, **OK, "clean_accuracy": 0.9})
@@ -204,8 +204,8 @@ def test_parts_compose_warm_start_and_multi_objective():
 
 
 def test_state_saved_before_prefetch_still_restores():
-    s = ExtendedAxSearcher({n: (0.0, 0.8) for n in NAMES}, multi_objective=False, seed=0, initialization_budget=20,
-                           max_concurrent=2)
+    s = AxSearcher({n: (0.0, 0.8) for n in NAMES}, parts=search_parts(), seed=0, initialization_budget=20,
+                   max_concurrent=2)
     s.set_search_properties("drifted_loss", "min", {}, num_samples=10)
     a, b = s.suggest("t0"), s.suggest("t1")
     s.wait()

@@ -126,22 +126,9 @@ def search_parts(board: str | None = None, multi_objective: bool = False) -> lis
 
 
 class ExtendedAxSearcher(AxSearcher):
-    """:class:`AxSearcher` composed with :func:`search_parts` (the runner's constructor;
-    it overrides no behaviour: ``AxSearcher(parameters, parts=search_parts(...))`` is the same).
-
-    Args:
-        parameters: as for :class:`AxSearcher`.
-        board: key of a :class:`BestCheckpointBoard` (warm start); None: every trial from scratch.
-        multi_objective: optimise ``-drifted_loss, clean_accuracy`` jointly in Ax (Tune's
-            own metric stays ``metric``/``mode``).
-        **kwargs: passed to :class:`AxSearcher`.
-    """
-
-    def __init__(self, parameters, board: str | None = None, multi_objective: bool = False,
-                 **kwargs: Any) -> None:
-        parts = [*kwargs.pop("parts", ()), *search_parts(board, multi_objective)]
-        super().__init__(parameters, parts=parts, **kwargs)
-        self.board, self.multi_objective = board, bool(multi_objective)
+    """Kept only to restore pickled states of runs started before the parts existed (their
+    ``tuner.pkl`` names this class; their saved states name ``board``/``multi_objective``
+    instead of ``parts``). New searches build ``AxSearcher(parameters, parts=search_parts(...))``."""
 
     def __setstate__(self, state: dict) -> None:
         """States saved before the parts existed name the options as attributes."""
@@ -172,8 +159,8 @@ def pareto_table(run_dir: str, trials: pd.DataFrame, seed: int) -> pd.DataFrame:
     state = _newest_searcher_state(run_dir)
     if not state:
         return pd.DataFrame()
-    searcher = ExtendedAxSearcher.__new__(ExtendedAxSearcher)
-    searcher.__setstate__(dict(state))  # whichever client format the searcher saved
+    searcher = ExtendedAxSearcher.__new__(ExtendedAxSearcher)  # reads old and new states alike
+    searcher.__setstate__(dict(state))
     if searcher._client is None:
         return pd.DataFrame()
     client = searcher.client

@@ -1,6 +1,6 @@
-"""The Tune experiment of a search: the trials' shared spec, the Ax searcher (plain or
-extended), the scheduler, the recorder of the Parquet tables, and a search generator
-that follows a moved run directory on ``--resume``."""
+"""The Tune experiment of a search: the trials' shared spec, the Ax searcher (with its
+warm-start and multi-objective parts), the scheduler, the recorder of the Parquet tables,
+and a search generator that follows a moved run directory on ``--resume``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ray.tune.search import SearchGenerator
 
 from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
-from bayesft_tune.search.extensions import BestCheckpointBoard, ExtendedAxSearcher
+from bayesft_tune.search.extensions import BestCheckpointBoard, search_parts
 from bayesft_tune.search.recorder import RUN_DIR_ENV, ParquetRecorder
 from bayesft_tune.search.searcher import AxSearcher
 from bayesft_tune.storage import resolve
@@ -54,11 +54,8 @@ def _searcher(cfg: SearchConfig, spec: TrialSpec, floor: float | None, board: st
                   outcome_constraints=[f"clean_accuracy >= {floor}"] if floor is not None else [],
                   max_concurrent=s.concurrency, seed=s.seed, method=s.method,
                   initialization_budget=s.initialization_budget)
-    parameters = spec.space.parameters(spec.get_task())
-    multi = cfg.pareto.multi_objective
-    if board is None and not multi:
-        return AxSearcher(parameters, **kwargs)
-    return ExtendedAxSearcher(parameters, board=board, multi_objective=multi, **kwargs)
+    parts = search_parts(board, cfg.pareto.multi_objective)
+    return AxSearcher(spec.space.parameters(spec.get_task()), parts=parts, **kwargs)
 
 
 def make_tuner(cfg: SearchConfig, spec: TrialSpec, name: str, run_dir: str, floor: float | None) -> tune.Tuner:
