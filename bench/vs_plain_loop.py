@@ -22,8 +22,11 @@ Where (a)'s wall goes comes from its run directory and files (each run gets its 
 ``reference.pt`` (a Ray worker's start included); final evaluation = last ``trials.parquet``
 write to ``robustness.parquet``; shutdown+exit = ``selection.parquet`` to process end.
 Two shares are *estimates*: trial compute = sum of ``trials.parquet`` ``wall_time_s``
-(Tune's ``time_total_s``, which includes the trainable's set-up) / concurrency, and GP =
-the searcher's ``generation_seconds`` (driver time; it may overlap running trials). The
+(Tune's ``time_total_s``, which includes the trainable's set-up) / concurrency, and GP.
+GP comes twice: GP total = the searcher's ``generation_seconds`` (every Ax generation,
+driver time; pre-generation overlaps it with running trials) and GP blocking a slot = its
+``blocking_seconds`` (the generations made in Tune's thread while a free slot waited, a part
+of GP total); "rest" counts only the blocking part (in (b) the two are equal). The
 search's printed ``wall time:`` (whole seconds, from before ``ray.init``) is kept as a
 cross-check. (b) times the same phases in-process. Both report the returned network's test
 AUC (mean accuracy over σ in [0, 1.5], ``paired.auc_of``) to show they did the same job.
@@ -62,9 +65,11 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve()
 TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
-SHARES = ("startup", "ray_start", "reference", "trials", "gp", "final", "shutdown")
-LABELS = ("start-up", "Ray start-up", "ERM reference", "trial compute", "GP (Ax generation)", "final evaluation",
-          "shutdown+exit")
+SHARES = ("startup", "ray_start", "reference", "trials", "gp", "gp_blocking", "final", "shutdown")
+LABELS = ("start-up", "Ray start-up", "ERM reference", "trial compute", "GP total (Ax generation)",
+          "GP blocking a slot", "final evaluation", "shutdown+exit")
+PARTITION = tuple(k for k in SHARES if k != "gp")
+"""The shares that do not overlap: "rest" is the wall minus these (GP total includes GP blocking a slot)."""
 
 
 def returned_auc(robustness: pd.DataFrame) -> float:
@@ -163,6 +168,7 @@ def plain_search(task: str, trials: int, epochs: int | None, result: str) -> Non
     for name, at in marks.items():
         seconds[name], prev = at - prev, at
     seconds["gp"], seconds["trials"] = gen_s, seconds["trials"] - gen_s
+    seconds["gp_blocking"] = gen_s  # one trial at a time: every generation blocks
     Path(result).write_text(json.dumps({"main_start": t0, "seconds": seconds, "floor": floor, "rows": rows,
                                         "auc": returned_auc(robustness)}))
 
@@ -209,18 +215,19 @@ def service_shares(run_dir: Path, ray_dir: Path, proc: dict) -> dict[str, Any]:
     """Seconds of (a)'s wall per phase, from its run directory's files and logs (see module doc)."""
     import pandas as pd
 
-    from bayesft_tune.search.rundir import searcher_seconds
+    from bayesft_tune.search.rundir import searcher_times
 
     mtime = lambda name: (run_dir / name).stat().st_mtime  # noqa: E731
     concurrency = json.loads((run_dir / "search_config.json").read_text())["concurrency"]
     trials = pd.read_parquet(run_dir / "trials.parquet")
     connected = _driver_connected(ray_dir)
     printed = re.search(r"wall time: (\d+) s", proc["output"])
+    gp_total, gp_blocking = searcher_times(str(run_dir))
     seconds = {"startup": mtime("search_config.json") - proc["start"],
                "ray_start": connected - mtime("search_config.json"),
                "reference": mtime("reference.pt") - connected,
                "trials": float(trials.wall_time_s.sum()) / concurrency,
-               "gp": searcher_seconds(str(run_dir)),
+               "gp": gp_total, "gp_blocking": gp_blocking,
                "final": mtime("robustness.parquet") - mtime("trials.parquet"),
                "shutdown": proc["end"] - mtime("selection.parquet")}
     return {"seconds": seconds, "concurrency": concurrency, "trial_seconds_sum": float(trials.wall_time_s.sum()),
@@ -256,7 +263,7 @@ def run_plain(task: str, args: argparse.Namespace, tmp: str) -> dict[str, Any]:
     inner = json.loads(Path(result).read_text())
     sec = inner["seconds"]
     sec["startup"] = inner.pop("main_start") - proc["start"] + sec.pop("imports")  # interpreter + imports
-    sec["shutdown"] = proc["end"] - proc["start"] - sum(sec.values())  # interpreter exit
+    sec["shutdown"] = proc["end"] - proc["start"] - sum(sec[k] for k in sec if k != "gp")  # interpreter exit
     return {**{k: v for k, v in proc.items() if k != "output"}, **inner,
             "trial_seconds_sum": sum(r["wall_time_s"] or 0.0 for r in inner["rows"])}
 
@@ -283,11 +290,13 @@ def markdown(summaries: list[dict]) -> str:
     lines += ["", "| task | " + " | ".join(LABELS) + " | rest |", "|---|" + "---|" * (len(SHARES) + 1)]
     for s, side in ((s, side) for s in summaries for side in "ab"):
         shares = s[f"{side}_shares"]
-        cells = [f"{100 * shares[k]:.1f}%" for k in SHARES] + [f"{100 * (1 - sum(shares.values())):.1f}%"]
+        rest = 1 - sum(shares[k] for k in PARTITION)
+        cells = [f"{100 * shares[k]:.1f}%" for k in SHARES] + [f"{100 * rest:.1f}%"]
         lines.append(f"| {s['task']} ({side}) | " + " | ".join(cells) + " |")
     lines += ["", "Median share of each process's wall; (b) timed in-process, (a) from its files' times (module "
               "docstring) except two ESTIMATES: (a)'s trial compute = sum of trials' wall_time_s (trainable set-up "
-              "included) / concurrency, and GP, which may overlap running trials; rest = Tune/worker overhead."]
+              "included) / concurrency, and GP total, which may overlap running trials; GP blocking a slot is the part of "
+              "it a free slot waited for; rest = the wall minus every share but GP total (Tune/worker overhead)."]
     return "\n".join(lines)
 
 

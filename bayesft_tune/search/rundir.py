@@ -21,7 +21,7 @@ from bayesft_tune.storage import join, resolve
 from bayesft_tune.tasks.final import Reference
 
 __all__ = ["CONFIG_FILE", "REFERENCE_FILE", "is_run_dir", "load_config", "load_reference", "refuse_existing",
-           "save_config", "save_reference", "searcher_seconds", "storage_root"]
+           "save_config", "save_reference", "searcher_seconds", "searcher_times", "storage_root"]
 
 CONFIG_FILE = "search_config.json"
 REFERENCE_FILE = "reference.pt"
@@ -93,12 +93,23 @@ def load_reference(run_dir: str) -> Reference | None:
     return Reference(state["state"], float(state["clean_accuracy"]))
 
 
-def searcher_seconds(run_dir: str) -> float:
-    """Generation time recorded in the newest searcher state Tune saved in the run directory."""
+def searcher_times(run_dir: str) -> tuple[float, float]:
+    """``(GP total, GP blocking a slot)`` seconds recorded in the newest searcher state Tune saved
+    in the run directory (NaN, NaN if none): the sum of the searcher's ``generation_seconds`` (every
+    Ax generation, those overlapping running trials included) and of its ``blocking_seconds``
+    (those made in Tune's thread, a free slot waiting). A state saved before pre-generation has no
+    ``blocking_seconds``: every generation blocked then."""
     fs, root = resolve(run_dir)
     states = sorted(i.path for i in fs.get_file_info(pafs.FileSelector(root))
                     if i.base_name.startswith("searcher-state-"))
     if not states:
-        return float("nan")
+        return float("nan"), float("nan")
     with fs.open_input_stream(states[-1]) as f:
-        return float(sum(pickle.loads(f.read()).get("generation_seconds", [])))
+        state = pickle.loads(f.read())
+    total = state.get("generation_seconds", [])
+    return float(sum(total)), float(sum(state.get("blocking_seconds", total)))
+
+
+def searcher_seconds(run_dir: str) -> float:
+    """GP total: every Ax generation's seconds (see :func:`searcher_times`)."""
+    return searcher_times(run_dir)[0]

@@ -43,7 +43,10 @@ class SearchOutcome:
         trials, robustness, selection: the tables as written.
         reference_clean_accuracy: the ERM reference's clean validation accuracy (or NaN).
         wall_time_s: seconds from start to tables written.
-        searcher_seconds: time the Ax searcher spent generating points (in the driver).
+        searcher_seconds: GP total: time the Ax searcher spent generating points (in the
+            driver; generation ahead overlaps running trials).
+        searcher_blocking_seconds: GP blocking a slot: the part of ``searcher_seconds`` spent
+            in Tune's thread while a free slot waited.
         pareto: the observed Pareto front (``multi_objective`` searches; else None).
     """
 
@@ -56,6 +59,7 @@ class SearchOutcome:
     wall_time_s: float
     searcher_seconds: float
     pareto: pd.DataFrame | None = None
+    searcher_blocking_seconds: float = math.nan
 
 
 def repair_run(run_dir: str) -> tuple[int, int]:
@@ -94,9 +98,10 @@ def _finish(cfg: SearchConfig, spec: TrialSpec, run_dir: str, grid, ref, floor, 
     chosen = selection[selection.chosen].trial_id.iloc[0] if not selection.empty else None
     best = trials[trials.trial_id == chosen].iloc[0].to_dict() if chosen is not None else None
     pareto = write_pareto(cfg, run_dir, trials) if cfg.pareto.multi_objective else None
+    gp_total, gp_blocking = rundir.searcher_times(run_dir)
     return SearchOutcome(run_dir, best, trials, robustness, selection,
                          ref.clean_accuracy if ref else math.nan, time.perf_counter() - started,
-                         rundir.searcher_seconds(run_dir), pareto)
+                         gp_total, pareto, gp_blocking)
 
 
 def _run(cfg: SearchConfig, run_dir: str, fit, started: float) -> SearchOutcome:

@@ -45,7 +45,8 @@ def _selection_text(selection: pd.DataFrame) -> str:
 def outcome_text(outcome) -> str:
     """Run directory, wall time, the returned trial and the test robustness table."""
     lines = [f"\nrun directory: {outcome.run_dir}",
-             f"wall time: {outcome.wall_time_s:.0f} s (Ax searcher {outcome.searcher_seconds:.1f} s); "
+             f"wall time: {outcome.wall_time_s:.0f} s (Ax searcher: GP total {outcome.searcher_seconds:.1f} s, "
+             f"GP blocking a slot {outcome.searcher_blocking_seconds:.1f} s); "
              f"trials: {outcome.trials.status.value_counts().to_dict()}"]
     if outcome.best is None:
         lines.append("no trial completed; see the error column of trials.parquet")
