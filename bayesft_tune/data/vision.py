@@ -53,7 +53,7 @@ def read_cifar_batches(folder: Path, files: list[str]) -> Arrays:
 
 
 def _cifar_torchvision(root: Path, download: bool) -> tuple[Arrays, Arrays]:
-    import torchvision
+    import torchvision  # lazy: torchvision (~2 s) only for its dataset classes
 
     sets = [torchvision.datasets.CIFAR10(root=str(root), train=t, download=download) for t in (True, False)]
     return tuple((np.asarray(s.data).transpose(0, 3, 1, 2), np.asarray(s.targets)) for s in sets)
@@ -68,7 +68,7 @@ def cifar10_arrays(root: str | None, download: bool) -> tuple[Arrays, Arrays]:
     Raises:
         UserInputError: no ``root``, or the batch files are missing and not downloadable.
     """
-    from torchvision.datasets import CIFAR10
+    from torchvision.datasets import CIFAR10  # lazy: torchvision (~2 s) only for its dataset classes
 
     path = _need_root("CIFAR10", root)
     try:
@@ -86,6 +86,7 @@ def cifar10_arrays(root: str | None, download: bool) -> tuple[Arrays, Arrays]:
 
 
 def _gtsrb_split(root: Path, split: str, download: bool, size: int) -> Arrays:
+    # lazy: torchvision (~2 s) only for its dataset classes
     import torchvision
     from torchvision.transforms import Resize
 

@@ -16,7 +16,7 @@ def quiet_ax() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)  # torch.jit at botorch import
     for name in ("ax", "botorch", "gpytorch", "linear_operator"):
         warnings.filterwarnings("ignore", module=name)
-    from ax.utils.common.logger import set_stderr_log_level
+    from ax.utils.common.logger import set_stderr_log_level  # lazy: Ax loads after the filters above
 
     set_stderr_log_level(logging.ERROR)
 
@@ -29,7 +29,7 @@ def as_params(parameters: Sequence[Param] | Mapping[str, tuple[float, float]]) -
 
 
 def _ax_parameter(p: Param):
-    from ax.api import ChoiceParameterConfig, RangeParameterConfig
+    from ax.api import ChoiceParameterConfig, RangeParameterConfig  # lazy: Ax loads after quiet_ax's filters
 
     if isinstance(p, ChoiceParam):
         return ChoiceParameterConfig(name=p.name, values=list(p.values), parameter_type="str", is_ordered=False)
@@ -52,7 +52,7 @@ def make_client(parameters: Sequence[Param] | Mapping[str, tuple[float, float]],
         initialization_budget: Sobol trials before the GP (Ax default 5).
         torch_device: device of the GP fit and acquisition optimisation.
     """
-    from ax.api import Client
+    from ax.api import Client  # lazy: Ax loads after quiet_ax's filters (called next)
 
     quiet_ax()
     client = Client(random_seed=seed)
@@ -72,6 +72,7 @@ def _generation_strategy(method: Method, initialization_budget: int | None, seed
                          torch_device: str | None):
     """Ax's own "fast" (Sobol, then GP + log-EI) or "random_search" strategy, with a cheaper
     acquisition optimiser for the GP step (the 1-8-D dropout spaces here need no more)."""
+    # lazy: Ax loads after quiet_ax's warning filters (make_client)
     from ax.api.utils.generation_strategy_dispatch import choose_generation_strategy
     from ax.api.utils.structs import GenerationStrategyDispatchStruct
 

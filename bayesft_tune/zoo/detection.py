@@ -49,6 +49,7 @@ class TinyBackbone(nn.Module):
 
 def _tiny(num_classes: int, channels: int, representation_size: int,
           mask_layers: Sequence[int], **kwargs) -> nn.Module:
+    # lazy: torchvision's detection models (~2 s) load only when a detection model is built
     from torchvision.models.detection import MaskRCNN
     from torchvision.models.detection.anchor_utils import AnchorGenerator
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
@@ -84,7 +85,7 @@ def maskrcnn(num_classes: int = 2, backbone: str = "resnet50_fpn", freeze_backbo
         raise UserInputError(f"num_classes must count background too (>= 2); got {num_classes!r}.")
     common = {"min_size": int(min_size), "max_size": int(max_size), **kwargs}
     if backbone == "resnet50_fpn":
-        from torchvision.models.detection import maskrcnn_resnet50_fpn
+        from torchvision.models.detection import maskrcnn_resnet50_fpn  # lazy: as in _tiny
 
         model = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None,
                                       num_classes=int(num_classes), **common)
