@@ -323,6 +323,12 @@ def _under(proc: psutil.Process, raylet: int) -> bool:
         return False
 
 
+def _with_error(fs, run) -> int:
+    """Trial directories holding Tune's error.txt (a failure, retried or final)."""
+    return sum(fs.get_file_info(f"{i.path}/error.txt").type == pafs.FileType.File
+               for i in fs.get_file_info(pafs.FileSelector(run)) if i.base_name.startswith("trial_"))
+
+
 def _tmp_files(fs, run) -> list[str]:
     try:
         return [i.base_name for i in fs.get_file_info(pafs.FileSelector(run)) if i.base_name.endswith(".tmp")]
@@ -359,7 +365,7 @@ def check(fs, run: str, trials: int, epochs: int, before: dict[str, float]) -> d
                                    if t not in set(done.trial_id)
                                    or float(done.set_index("trial_id").objective_mean[t]) != v),
         "robustness": _table(fs, run, "robustness") is not None,
-        "retried": sum(fs.get_file_info(f"{run}/trial_{t}/error.txt").type == pafs.FileType.File for t in records),
+        "trials_with_error_txt": _with_error(fs, run),
         "tmp_files": _tmp_files(fs, run),
     })
     problems = [k for k in ("dup_trial_rows", "lost_trials", "completed_without_record", "dup_history_rows",
