@@ -16,6 +16,7 @@ from typing import Any
 
 from ray import cloudpickle
 
+from bayesft_tune.search._ax import quiet_ax
 from bayesft_tune.search._pregen import RUNTIME
 
 
@@ -50,6 +51,7 @@ class SavedState:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        quiet_ax()  # unpickling the client imports Ax; a resumed driver must stay as quiet as a new one
         state = dict(state)
         blob = state.pop("_client_bytes", None)
         self.__dict__.update(state)

@@ -27,6 +27,8 @@ from bayesft_tune.search.recorder import RUN_DIR_ENV
 from bayesft_tune.search.repair import rebuild_from_results
 from bayesft_tune.search.session import ray_session
 from bayesft_tune.search.tuner import eval_epochs, make_recorder, make_tuner, search_spec, trainable
+from bayesft_tune.search.tuner import RelocatableSearchGenerator  # noqa: F401  (tuner.pkl of runs started before
+# the runner was split names it here: kept so --resume of those runs unpickles)
 from bayesft_tune.storage import join, read_table, write_table
 from bayesft_tune.tasks.spec import TrialSpec
 
