@@ -1,4 +1,4 @@
-"""Tests of analysis.tables and analysis.figures on small fabricated runs."""
+"""Tests of analysis.tables and analysis.figures on small fabricated runs (``tests/fabricated_runs.py``)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
-from matplotlib.image import imread
 from scipy import stats
 
 from analysis import (Objective, accuracy_at, auc, best_trials, convergence, difference_vs,
@@ -20,69 +17,9 @@ from analysis import (Objective, accuracy_at, auc, best_trials, convergence, dif
                       plot_dropout_rates, plot_robustness, robustness_curves)
 from analysis.figures import _draw_group, robust_limits
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.schema import HISTORY, ROBUSTNESS, SCHEMA_VERSION, TRIALS, VERSION_KEY
-from bayesft_tune.storage import write_table
+from bayesft_tune.schema import HISTORY, ROBUSTNESS, SCHEMA_VERSION, TRIALS
 
-SIGMAS = [0.0, 0.3, 0.6, 0.9, 1.2, 1.5]
-ACC = {"bayesft": [0.95, 0.94, 0.92, 0.88, 0.80, 0.70],
-       "erm": [0.96, 0.90, 0.80, 0.65, 0.50, 0.40]}
-SEM = {"bayesft": 0.01, "erm": 0.02}
-T = 16
-# trial_index -> (status, objective); index 6 is still running and must be ignored
-TRIAL_SPEC = [("completed", 0.9), ("completed", 0.7), ("completed", 0.8), ("completed", 0.5),
-              ("failed", float("nan")), ("completed", 0.6), ("running", 0.1)]
-
-
-def fabricate_trials(offset: float = 0.0) -> pd.DataFrame:
-    """Seven trials with two dropout slots (fc1, fc2) and known objectives."""
-    rows = [{"trial_id": f"t{i}", "trial_index": i, "status": st, "task": "moons_mlp",
-             "objective_mean": obj + offset, "objective_sem": 0.01, "drifted_accuracy": 1 - obj / 2,
-             "clean_accuracy": 0.97, "epochs": 2, "target_sigma": 0.6, "samples": T, "seed": i,
-             "error": "boom" if st == "failed" else None,
-             "dropout_fc1": 0.05 * i, "dropout_fc2": 0.5 - 0.05 * i}
-            for i, (st, obj) in enumerate(TRIAL_SPEC)]
-    return pd.DataFrame(rows)
-
-
-def fabricate_robustness(samples: int = T) -> pd.DataFrame:
-    """bayesft and erm over σ 0..1.5 with known means and SEMs (Student-t CI)."""
-    q = stats.t.ppf(0.975, samples - 1) if samples > 1 else 0.0
-    rows = []
-    for method, accs in ACC.items():
-        for s, a in zip(SIGMAS, accs):
-            sem = 0.0 if s == 0 else SEM[method]
-            rows.append({"method": method, "trial_id": "t3" if method == "bayesft" else None,
-                         "split": "test", "drift": "lognormal", "sigma": s, "samples": samples,
-                         "accuracy_mean": a, "accuracy_sem": sem, "accuracy_std": sem * math.sqrt(samples),
-                         "accuracy_ci_low": a - q * sem, "accuracy_ci_high": a + q * sem,
-                         "loss_mean": 1 - a})
-    return pd.DataFrame(rows)
-
-
-def write_raw(frame: pd.DataFrame, run_dir: Path | str, table: str,
-              version: int = SCHEMA_VERSION) -> None:
-    """Write a Parquet table as is (no schema conform), e.g. with the objective columns."""
-    Path(run_dir).mkdir(parents=True, exist_ok=True)
-    arrow = pa.Table.from_pandas(frame, preserve_index=False)
-    meta = {**(arrow.schema.metadata or {}), VERSION_KEY.encode(): str(version).encode()}
-    pq.write_table(arrow.replace_schema_metadata(meta), str(Path(run_dir) / f"{table}.parquet"))
-
-
-def with_objective(trials: pd.DataFrame, name: str, direction: str) -> pd.DataFrame:
-    """``trials`` with the objective_name/objective_direction columns of newer tables."""
-    return trials.assign(objective_name=name, objective_direction=direction)
-
-
-def fabricate_run(run_dir: Path | str, offset: float = 0.0, robustness: bool = True) -> str:
-    """Write trials, history (and robustness) Parquet files into ``run_dir``."""
-    run_dir = str(run_dir)
-    write_table(fabricate_trials(offset), run_dir, "trials")
-    hist = pd.DataFrame([{"trial_id": f"t{i}", "epoch": e, "train_loss": 1.0 / e, "drifted_loss": 0.9}
-                         for i in range(len(TRIAL_SPEC)) for e in (1, 2)])
-    write_table(hist, run_dir, "history")
-    if robustness:
-        write_table(fabricate_robustness(), run_dir, "robustness")
-    return run_dir
+from fabricated_runs import SIGMAS, T, accuracy_trials, fabricate_run, fabricate_trials, is_png, with_objective, write_raw
 
 
 @pytest.fixture()
@@ -92,7 +29,6 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 # ---------------------------------------------------------------- loading
-
 def test_load_run_types_and_optional_tables(run_dir: Path, tmp_path: Path) -> None:
     run = load_run(run_dir)
     assert list(run.trials.columns[:len(TRIALS)]) == list(TRIALS)
@@ -132,7 +68,6 @@ def test_load_runs_adds_run_column(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- tables
-
 def test_best_trials(run_dir: Path) -> None:
     top = best_trials(load_run(run_dir).trials, k=3)
     assert top["trial_id"].tolist() == ["t3", "t5", "t1"]
@@ -166,14 +101,6 @@ def test_convergence_per_run(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- objective direction
-
-def accuracy_trials() -> pd.DataFrame:
-    """The fabricated trials as a maximised grid_accuracy search (objective 1 - loss)."""
-    trials = fabricate_trials()
-    return with_objective(trials.assign(objective_mean=1 - trials["objective_mean"]),
-                          "grid_accuracy", "max")
-
-
 def test_objective_defaults_to_min_drifted_loss() -> None:
     assert objective_of(fabricate_trials()) == Objective("drifted_loss", "min")
     nulls = with_objective(fabricate_trials(), None, None)  # columns present, values missing
@@ -277,15 +204,9 @@ def test_difference_vs_welch_and_normal(run_dir: Path) -> None:
 
 
 # ---------------------------------------------------------------- figures
-
-def _is_png(path: Path) -> bool:
-    data = Path(path).read_bytes()
-    return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000 and imread(path).shape[0] > 100
-
-
 def test_plot_robustness(run_dir: Path, tmp_path: Path) -> None:
     info = plot_robustness(load_run(run_dir).robustness, tmp_path / "fig" / "rob.png")
-    assert _is_png(info.path)
+    assert is_png(info.path)
     assert (info.xlabel, info.ylabel, info.n_series) == ("σ (drift)", "accuracy", 2)
     assert info.titles == ("Accuracy under lognormal weight drift (test split)",)
     for part in ("95 % CI of that mean", "T = 16 Monte Carlo drift draws", "one trained network",
@@ -302,7 +223,7 @@ def test_plot_robustness(run_dir: Path, tmp_path: Path) -> None:
 def test_plot_convergence_bo_vs_random(tmp_path: Path) -> None:
     runs = load_runs([fabricate_run(tmp_path / "bo"), fabricate_run(tmp_path / "random", offset=0.2)])
     info = plot_convergence(runs.trials, tmp_path / "conv.png")
-    assert _is_png(info.path) and info.n_series == 2 and info.xlabel.startswith("trial index")
+    assert is_png(info.path) and info.n_series == 2 and info.xlabel.startswith("trial index")
     assert {"bo: trials (mean ± SEM)", "bo: best so far", "random: best so far"} <= set(info.legend)
     info1 = plot_convergence(convergence(load_run(tmp_path / "bo").trials), tmp_path / "conv1.png")
     assert info1.n_series == 1 and info1.ylabel == "drifted loss (nats), lower is better"
@@ -345,7 +266,7 @@ def test_convergence_error_bars_are_sem(run_dir: Path) -> None:
 def test_plot_dropout_rates(run_dir: Path, tmp_path: Path) -> None:
     trials = load_run(run_dir).trials
     info = plot_dropout_rates(trials, tmp_path / "drop.png", k=3)
-    assert _is_png(info.path)
+    assert is_png(info.path)
     assert (info.xlabel, info.ylabel, info.n_series) == ("dropout slot", "dropout rate", 3)
     assert info.legend[0] == "search bounds [0, 0.8] (grey: outside)"  # the default bounds
     assert info.legend[1] == "#1 t3 (0.5)"
@@ -359,7 +280,7 @@ def test_plot_dropout_rates(run_dir: Path, tmp_path: Path) -> None:
 
 def test_plot_decision_boundaries(tmp_path: Path) -> None:
     info = plot_decision_boundaries(tmp_path / "fig1.png", sigmas=(0, 0.6), seed=0)
-    assert _is_png(info.path) and info.n_series == 2
+    assert is_png(info.path) and info.n_series == 2
     assert "P(class 1)" in info.ylabels  # the colour bar
     assert info.legend[:2] == ("class 0 (test point)", "class 1 (test point)")
     assert info.titles[0].startswith("σ = 0,") and "accuracy" in info.titles[1]

@@ -16,9 +16,9 @@ from matplotlib.image import imread
 
 from analysis import write_report
 
-# the fabricated-run helpers live in test_analysis.py; load them whatever pytest's import mode
+# the fabricated-run helpers live in fabricated_runs.py; load them whatever pytest's import mode
 _spec = importlib.util.spec_from_file_location("_analysis_fixtures",
-                                               Path(__file__).with_name("test_analysis.py"))
+                                               Path(__file__).with_name("fabricated_runs.py"))
 _fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_fixtures)
 
