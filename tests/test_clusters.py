@@ -9,15 +9,12 @@ calls ``validate_config`` (jsonschema against ray/autoscaler/ray-schema.json
 plus cross-field checks). The tests run ``prepare_config`` and
 ``validate_config`` directly and skip the provider steps, which are the only
 ones that need SDKs or network; a fixture blocks sockets and the SDK imports
-to prove it.
+to prove it. The checks themselves are in ``tests/cluster_checks.py``.
 """
 
 from __future__ import annotations
 
 import ast
-import copy
-import importlib
-import importlib.util
 import re
 import runpy
 import socket
@@ -29,22 +26,9 @@ import jsonschema
 import pytest
 import ray
 import yaml
-from ray.autoscaler._private.util import prepare_config, validate_config
 
-ROOT = Path(__file__).resolve().parents[1]
-CLUSTERS = ROOT / "clusters"
-YAMLS = sorted(CLUSTERS.glob("*.yaml"))
-ENTRY = CLUSTERS / "search_entry.py"
-
-
-def _load(path: Path) -> dict:
-    return yaml.safe_load(path.read_text())
-
-
-def _prepare_and_validate(config: dict) -> dict:
-    prepared = prepare_config(copy.deepcopy(config))
-    validate_config(prepared)
-    return prepared
+from cluster_checks import (CLUSTERS, ENTRY, ROOT, YAMLS, cli_module, entry_module, load,  # the files, the checks
+                            prepare_and_validate, secret_lines, uncommented_keys)
 
 
 @pytest.fixture
@@ -68,7 +52,7 @@ def test_expected_cluster_files_exist():
 
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
 def test_yaml_passes_ray_schema_offline(path, offline):
-    prepared = _prepare_and_validate(_load(path))
+    prepared = prepare_and_validate(load(path))
     head = prepared["head_node_type"]
     assert head in prepared["available_node_types"]
     workers = [t for t in prepared["available_node_types"] if t != head]
@@ -96,96 +80,48 @@ def test_yaml_passes_ray_schema_offline(path, offline):
     ],
 )
 def test_broken_yaml_is_rejected(mutate, offline):
-    config = _load(CLUSTERS / "gpu.yaml")
-    _prepare_and_validate(config)  # the unmodified file is fine...
+    config = load(CLUSTERS / "gpu.yaml")
+    prepare_and_validate(config)  # the unmodified file is fine...
     mutate(config)
     with pytest.raises(jsonschema.ValidationError):  # ...each mutation is not
-        _prepare_and_validate(config)
+        prepare_and_validate(config)
 
 
 def test_commands_as_a_string_crash_before_the_schema(offline):
     # Surprise: prepare_config concatenates setup_commands with
     # head_setup_commands before validate_config runs, so a string where a
     # list belongs fails with a TypeError, not a schema error (same in `ray up`).
-    config = _load(CLUSTERS / "gpu.yaml")
+    config = load(CLUSTERS / "gpu.yaml")
     config["setup_commands"] = "pip install ."
     with pytest.raises(TypeError):
-        _prepare_and_validate(config)
+        prepare_and_validate(config)
 
 
 def test_misspelled_key_in_raw_text_is_rejected(offline):
     text = (CLUSTERS / "gcp-gpu.yaml").read_text().replace("\nhead_node_type:", "\nhead_nodetype:")
     with pytest.raises(jsonschema.ValidationError, match="head_nodetype"):
-        _prepare_and_validate(yaml.safe_load(text))
+        prepare_and_validate(yaml.safe_load(text))
 
 
 # ---------------------------------------------------------------- comments
 
 
-def _keys_with_lines(text: str) -> list[tuple[int, str]]:
-    """(0-based line, key) for every mapping key, found by PyYAML's composer."""
-    found, stack = [], [yaml.compose(text)]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                found.append((key.start_mark.line, key.value))
-                stack.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    return sorted(found)
-
-
-def _has_inline_comment(line: str) -> bool:
-    unquoted = re.sub(r'"[^"]*"|\'[^\']*\'', '""', line)
-    return re.search(r"\s#", unquoted) is not None
-
-
-def _uncommented_keys(text: str) -> list[str]:
-    lines = text.splitlines()
-    return [
-        f"line {n + 1}: {key}"
-        for n, key in _keys_with_lines(text)
-        if not _has_inline_comment(lines[n])
-        and not (n > 0 and lines[n - 1].lstrip().startswith("#"))
-    ]
-
-
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
 def test_every_key_has_a_comment(path):
-    assert _uncommented_keys(path.read_text()) == []
+    assert uncommented_keys(path.read_text()) == []
 
 
 def test_comment_check_catches_a_bare_key():
     text = "# the name\ncluster_name: x\n\nmax_workers: 2\nprovider:  # where\n  type: aws\n"
-    assert _uncommented_keys(text) == ["line 4: max_workers", "line 6: type"]
+    assert uncommented_keys(text) == ["line 4: max_workers", "line 6: type"]
 
 
 # ---------------------------------------------------------------- contents
 
-SECRET_PATTERNS = [
-    r"(?i)aws_(secret_access_key|access_key_id|session_token)",
-    r"\b(AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key ids
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----",  # key contents instead of a path
-    r"(?i)\"?(private_key_id|client_secret|refresh_token)\"?\s*:",  # GCP credential JSON
-    r"(?i)\b(password|passwd|secret|api[_-]?key)\s*[:=]",
-    r"RAY_AUTH_TOKEN\s*=",  # the cluster token itself; it is generated on the head
-    r"\b(gh[pousr]_[A-Za-z0-9]{20,}|xox[abprs]-[A-Za-z0-9-]+|AIza[0-9A-Za-z_-]{35})",
-]
-
-
-def _secret_lines(text: str) -> list[str]:
-    return [
-        line
-        for line in text.splitlines()
-        if any(re.search(p, line) for p in SECRET_PATTERNS)
-    ]
-
-
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
 def test_nothing_secret_looking(path):
-    config = _load(path)
-    assert _secret_lines(path.read_text()) == []
+    config = load(path)
+    assert secret_lines(path.read_text()) == []
     assert "gcp_credentials" not in config["provider"]
     key = config.get("auth", {}).get("ssh_private_key")
     if key is not None:  # a path to a key, never the key
@@ -199,12 +135,12 @@ def test_secret_scan_catches_planted_secrets():
         "- export RAY_AUTH_TOKEN=0123456789abcdef",
         '"private_key_id": "123"',
     ]
-    assert _secret_lines("\n".join(planted)) == planted
+    assert secret_lines("\n".join(planted)) == planted
 
 
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
 def test_setup_installs_the_pinned_project(path):
-    config = _load(path)
+    config = load(path)
     setup = "\n".join(config["setup_commands"])
     assert "-r ~/bayesft-tune/requirements.txt" in setup
     assert "pip install -e ~/bayesft-tune" in setup
@@ -231,7 +167,7 @@ def test_requirements_pin_the_installed_ray():
 
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
 def test_token_auth_is_consistent(path):
-    config = _load(path)
+    config = load(path)
     setup = "\n".join(config["setup_commands"])
     head_start = "\n".join(config["head_start_ray_commands"])
     assert "export RAY_AUTH_MODE=token" in setup  # every node and CLI call
@@ -242,7 +178,7 @@ def test_token_auth_is_consistent(path):
 
 
 def test_aws_gpu_workers_are_spot():
-    config = _load(CLUSTERS / "gpu.yaml")
+    config = load(CLUSTERS / "gpu.yaml")
     types = config["available_node_types"]
     worker = types["ray.worker.gpu"]
     assert worker["node_config"]["InstanceMarketOptions"]["MarketType"] == "spot"
@@ -253,7 +189,7 @@ def test_aws_gpu_workers_are_spot():
 
 
 def test_gcp_gpu_workers_are_spot_with_gpus():
-    config = _load(CLUSTERS / "gcp-gpu.yaml")
+    config = load(CLUSTERS / "gcp-gpu.yaml")
     worker = config["available_node_types"]["ray_worker_gpu"]
     node = worker["node_config"]
     gpus = sum(a["acceleratorCount"] for a in node["guestAccelerators"])
@@ -265,23 +201,6 @@ def test_gcp_gpu_workers_are_spot_with_gpus():
 
 
 # ---------------------------------------------------------------- search_entry
-
-
-def _entry_module():
-    spec = importlib.util.spec_from_file_location("clusters_search_entry", ENTRY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _cli_module():
-    """bayesft_tune.cli, or a skip while it has not been written yet."""
-    try:
-        return importlib.import_module("bayesft_tune.cli")
-    except ModuleNotFoundError as exc:
-        if exc.name == "bayesft_tune.cli":
-            pytest.skip("bayesft_tune.cli does not exist yet")
-        raise  # the CLI exists but is broken: fail, do not skip
 
 
 def test_search_entry_imports_only_stdlib_at_top_level():
@@ -311,14 +230,14 @@ def test_search_entry_imports_only_stdlib_at_top_level():
     ],
 )
 def test_search_entry_argv(flags, argv):
-    assert _entry_module().search_argv(flags) == argv
+    assert entry_module().search_argv(flags) == argv
 
 
 def test_search_entry_forwards_to_cli(monkeypatch):
-    cli = _cli_module()
+    cli = cli_module()
     calls = []
     monkeypatch.setattr(cli, "main", lambda argv=None: calls.append(argv) or 0)
-    entry = _entry_module()
+    entry = entry_module()
     assert entry.main(["--trials", "4"]) == 0
     assert entry.main(["--address", "ray://h:10001"]) == 0
     assert calls == [
@@ -329,7 +248,7 @@ def test_search_entry_forwards_to_cli(monkeypatch):
 
 def test_search_entry_as_submitted_script(monkeypatch):
     # What `ray submit ... -- --trials 2` runs: python ~/search_entry.py --trials 2
-    cli = _cli_module()
+    cli = cli_module()
     calls = []
     monkeypatch.setattr(cli, "main", lambda argv=None: calls.append(argv) or 3)
     monkeypatch.setattr(sys, "argv", [str(ENTRY), "--trials", "2"])
