@@ -10,6 +10,7 @@ import tempfile
 
 import pandas as pd
 import ray
+import torch
 
 from bayesft_tune.faults import pause_at
 from bayesft_tune.search import rundir
@@ -31,19 +32,34 @@ def say(cfg: SearchConfig, text: str) -> None:
         print(f"bayesft-tune search: {text}", file=sys.stderr, flush=True)
 
 
+def _in_driver(cfg: SearchConfig) -> bool:
+    return cfg.resources.address is None and not cfg.resources.gpus_per_trial
+
+
 def _call(cfg: SearchConfig, fn, *args):
     """Run a driver-side job (ERM reference, final job): in this process on a local CPU
     search (no fresh worker to start: 8 s per job as a Ray task vs 3-4 s in-process in
     bench/vs_plain_loop.py's first check), else as a Ray task where Ray places it (a GPU node)."""
     res = cfg.resources
-    if res.address is None and not res.gpus_per_trial:
-        return fn(*args)
+    if _in_driver(cfg):
+        before = torch.get_num_threads()
+        try:
+            return fn(*args)
+        finally:
+            torch.set_num_threads(before)  # the driver's GP steps keep their own thread count
     remote = ray.remote(num_cpus=res.cpus_per_trial, num_gpus=res.gpus_per_trial)(fn)
     return ray.get(remote.remote(*args))
 
 
 def _threads(cfg: SearchConfig) -> int:
-    return max(1, int(cfg.resources.cpus_per_trial))
+    """Torch threads of a driver-side job. In the driver no trial runs beside it (the ERM
+    reference comes before the trials, the final job after them), so it takes the CPUs
+    the trials held: concurrency x CPUs per trial, at most this machine's (1 at
+    concurrency 1, so the behaviour pin is unchanged). As a Ray task: the CPUs Ray gave it."""
+    res, per_trial = cfg.resources, max(1, int(cfg.resources.cpus_per_trial))
+    if _in_driver(cfg):
+        return max(1, min(os.cpu_count() or 1, cfg.searcher.concurrency * per_trial))
+    return per_trial
 
 
 def reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Reference | None:
