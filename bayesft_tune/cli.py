@@ -126,11 +126,12 @@ def _drift_list() -> str:
 def _search(args: argparse.Namespace) -> int:
     # lazy: Ax and Ray load after the first line; tests replace runner.run_search before this runs
     from bayesft_tune.search.config import SearchConfig
-    from bayesft_tune.search.interrupt import forget_run_dir, remember_run_dir
+    from bayesft_tune.search.interrupt import forget_run_dir, remember_run_dir, watch_sigint
     from bayesft_tune.search.runner import resume_search, run_search
     from bayesft_tune.search.summary import outcome_text
 
     forget_run_dir()
+    watch_sigint()
     skip = {"command", "config", "resume"}
     given = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
     if given.get("clean_guard") == "off":

@@ -46,8 +46,8 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _start(root: Path, name: str, log: Path, env: dict[str, str]) -> subprocess.Popen:
-    cmd = [CLI, "search", "--storage-path", str(root), "--name", name, "--trials", "3", "--concurrency", "1",
+def _start(root: Path, name: str, log: Path, env: dict[str, str], trials: int = 3) -> subprocess.Popen:
+    cmd = [CLI, "search", "--storage-path", str(root), "--name", name, "--trials", str(trials), "--concurrency", "1",
            "--epochs", "2", "--samples", "2", "--robustness-samples", "2"]
     return subprocess.Popen(cmd, env=env, stdout=open(log.with_suffix(".out"), "w"), stderr=open(log, "w"),
                             start_new_session=True)  # its own process group, like a shell job
@@ -64,15 +64,15 @@ def _wait_for(text: str, log: Path, proc: subprocess.Popen, timeout: float = 300
     raise TimeoutError(f"{text!r} never appeared:\n{log.read_text()[-2000:]}")
 
 
-def _resume_and_check(run: Path, env: dict[str, str]) -> None:
+def _resume_and_check(run: Path, env: dict[str, str], n: int = 3) -> None:
     done = subprocess.run([CLI, "search", "--resume", str(run)], env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     trials = pd.read_parquet(run / "trials.parquet")
-    assert len(trials) == 3 and trials.trial_id.is_unique and (trials.status == "completed").all(), trials
-    assert sorted(trials.trial_index) == [0, 1, 2]
+    assert len(trials) == n and trials.trial_id.is_unique and (trials.status == "completed").all(), trials
+    assert sorted(trials.trial_index) == list(range(n))
     history = pd.read_parquet(run / "history.parquet")
-    assert len(history) == 6 and not history.duplicated(["trial_id", "epoch"]).any()
+    assert len(history) == 2 * n and not history.duplicated(["trial_id", "epoch"]).any()
     assert set(history.trial_id) == set(trials.trial_id)
     assert (run / "robustness.parquet").exists()
     assert not list(run.glob(".*.tmp")), "a temporary table file was left"
@@ -82,7 +82,7 @@ def _resume_and_check(run: Path, env: dict[str, str]) -> None:
 @pytest.mark.timeout(900)
 def test_ctrl_c_of_a_live_search_exits_130_with_the_resume_line_and_no_final_job(tmp_path):
     env, log = _env(), tmp_path / "search.err"
-    proc = _start(tmp_path / "runs", "sigint", log, env)
+    proc = _start(tmp_path / "runs", "sigint", log, env, trials=8)  # 8 short trials: the search outlives the poll
     _wait_for("] trial ", log, proc)  # the first progress line: a trial finished, the search goes on
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground process group
     try:
@@ -96,8 +96,8 @@ def test_ctrl_c_of_a_live_search_exits_130_with_the_resume_line_and_no_final_job
     assert not (run / "robustness.parquet").exists() and not (run / "selection.parquet").exists()
     finished = pd.read_parquet(run / "trials.parquet")
     finished = finished[finished.status == "completed"].set_index("trial_id")
-    assert 1 <= len(finished) < 3
-    _resume_and_check(run, env)
+    assert 1 <= len(finished) < 8
+    _resume_and_check(run, env, 8)
     trials = pd.read_parquet(run / "trials.parquet").set_index("trial_id")
     pd.testing.assert_series_equal(trials.loc[finished.index].objective_mean, finished.objective_mean)
 

@@ -12,14 +12,16 @@ run directory is chosen in ``run_search`` (and with ``run_dir`` in ``resume_sear
 from __future__ import annotations
 
 import shlex
+import signal
+import threading
 
-__all__ = ["EXIT_INTERRUPTED", "forget_run_dir", "interrupted_message", "remember_run_dir",
-           "resume_command", "run_dir"]
+__all__ = ["EXIT_INTERRUPTED", "forget_run_dir", "interrupted_message", "raise_if_interrupted",
+           "remember_run_dir", "resume_command", "run_dir", "watch_sigint"]
 
 EXIT_INTERRUPTED = 130
 """Exit status of an interrupted command (128 + SIGINT), as shells report it."""
 
-_state: dict[str, str | None] = {"run_dir": None}
+_state: dict[str, str | None] = {"run_dir": None, "interrupted": None}
 
 
 def remember_run_dir(path: str) -> None:
@@ -30,6 +32,26 @@ def remember_run_dir(path: str) -> None:
 def forget_run_dir() -> None:
     """Clear the recorded run directory (a new command starts)."""
     _state["run_dir"] = None
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    _state["interrupted"] = "SIGINT"
+    raise KeyboardInterrupt
+
+
+def watch_sigint() -> None:
+    """Ctrl-C raises ``KeyboardInterrupt`` as usual and is also remembered, so a search whose
+    interrupt a library swallowed (Ray and Tune run callbacks where it can land) still
+    stops before its final job: :func:`raise_if_interrupted`. Main thread only."""
+    _state["interrupted"] = None
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
+def raise_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` if Ctrl-C came since :func:`watch_sigint`."""
+    if _state["interrupted"]:
+        raise KeyboardInterrupt
 
 
 def run_dir() -> str | None:

@@ -21,7 +21,7 @@ from bayesft_tune.errors import UserInputError
 from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.driver_jobs import final_tables, min_clean, ranked_trials, reference, write_pareto
-from bayesft_tune.search.interrupt import remember_run_dir
+from bayesft_tune.search.interrupt import raise_if_interrupted, remember_run_dir
 from bayesft_tune.search.preflight import check_ray_address, check_resources, check_storage_writable
 from bayesft_tune.search.recorder import RUN_DIR_ENV
 from bayesft_tune.search.repair import rebuild_from_results
@@ -117,6 +117,7 @@ def _run(cfg: SearchConfig, run_dir: str, fit, started: float) -> SearchOutcome:
         grid = fit(spec, floor)
     finally:
         os.environ.pop(RUN_DIR_ENV, None)
+    raise_if_interrupted()  # a Ctrl-C during the trials: no final job, exit 130
     return _finish(cfg, spec, run_dir, grid, ref, floor, started)
 
 
