@@ -56,7 +56,7 @@ def _threads(cfg: SearchConfig) -> int:
     reference comes before the trials, the final job after them), so it takes the CPUs
     the trials held: concurrency x CPUs per trial, at most this machine's (1 at
     concurrency 1, so the behaviour pin is unchanged). As a Ray task: the CPUs Ray gave it."""
-    res, per_trial = cfg.resources, max(1, int(cfg.resources.cpus_per_trial))
+    per_trial = max(1, int(cfg.resources.cpus_per_trial))
     if _in_driver(cfg):
         return max(1, min(os.cpu_count() or 1, cfg.searcher.concurrency * per_trial))
     return per_trial
