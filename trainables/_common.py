@@ -23,7 +23,7 @@ from bayesft_tune.tasks.spec import TrialSpec
 from bayesft_tune.tasks.trial import ClassificationTrial
 from bayesft_tune.training import Trainer
 
-__all__ = ["WARM_START_CHECKPOINT", "WARM_START_FROM", "report", "restore", "resolve_target", "run_trial",
+__all__ = ["EARLIER_EPOCHS", "WARM_START_CHECKPOINT", "WARM_START_FROM", "EpochBatcher", "report", "restore", "resolve_target", "run_trial",
            "set_threads_from_resources", "trial_device"]
 
 WARM_START_CHECKPOINT = "warm_start_checkpoint"
@@ -34,6 +34,9 @@ RUN_DIR_ENV = "BAYESFT_RUN_DIR"
 (a restored Tune experiment still carries the paths it had when it started)."""
 WARM_START_FROM = "warm_start_from"
 """Config key: the trial id that checkpoint belongs to."""
+EARLIER_EPOCHS = "earlier_epochs"
+"""Result key: the epochs trained since the previous report, oldest first, each a dict of
+that epoch's own metrics (``epoch``, ``time_s``, losses, clean accuracy)."""
 
 
 def trial_device() -> torch.device:
@@ -93,6 +96,36 @@ def report(trainer: Trainer, spec: TrialSpec, knobs: Knobs, metrics: dict, check
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
 
+class EpochBatcher:
+    """One ``tune.report`` per evaluated epoch, carrying the epochs trained since the last.
+
+    A function trainable's report is synchronous: the training thread waits until the
+    driver has processed the result (callbacks, searcher, scheduler) and asked for the
+    next. Reporting every epoch made a 10-epoch MLP trial wait ten round trips; the
+    epochs between evaluated ones carry no objective and no checkpoint, so they ride along
+    in the next report under :data:`EARLIER_EPOCHS` (the recorder writes one history row
+    each). ASHA rungs and the last epoch are evaluated epochs, so every decision point
+    and every checkpoint is still reported as it happens.
+
+    Args:
+        deliver: ``deliver(metrics, checkpoint)`` sends one report.
+        shared_keys: keys of a metrics dict that are the same every epoch (the network's
+            description): sent with the report, not repeated per earlier epoch.
+        last_epoch: the trial's final epoch, always reported.
+    """
+
+    def __init__(self, deliver: Callable[[dict, bool], None], shared_keys: set[str], last_epoch: int) -> None:
+        self.deliver, self.shared_keys, self.last_epoch = deliver, shared_keys, last_epoch
+        self.pending: list[dict] = []
+
+    def __call__(self, metrics: dict, checkpoint: bool) -> None:
+        if not checkpoint and metrics["epoch"] < self.last_epoch:
+            self.pending.append({k: v for k, v in metrics.items() if k not in self.shared_keys})
+            return
+        batch, self.pending = self.pending, []
+        self.deliver({**metrics, EARLIER_EPOCHS: batch}, checkpoint)
+
+
 def resolve_target(target: str) -> Callable[..., Any]:
     """The function a ``"module:function"`` string names (task-specific trainables)."""
     module, _, name = target.partition(":")
@@ -110,5 +143,7 @@ def run_trial(config: dict) -> None:
     trial = ClassificationTrial(spec, knobs, trial_device())
     restore(trial.trainer)
     warm = warm_start(trial.trainer, config)
-    trial.run(lambda metrics, ckpt: report(trial.trainer, spec, knobs, {**metrics, **warm}, ckpt))
+    batcher = EpochBatcher(lambda metrics, ckpt: report(trial.trainer, spec, knobs, {**metrics, **warm}, ckpt),
+                           shared_keys={*trial.description, "device"}, last_epoch=spec.epochs)
+    trial.run(batcher)
 

@@ -25,7 +25,7 @@ from bayesft_tune.search.searcher import TRIAL_INDEX_KEY
 from bayesft_tune.storage import read_table, write_table
 from bayesft_tune.search.repair import rebuild_from_results
 from bayesft_tune.tasks.spec import SPEC_KEY
-from trainables._common import RUN_DIR_ENV
+from trainables._common import EARLIER_EPOCHS, RUN_DIR_ENV
 
 __all__ = ["RUN_DIR_ENV", "ParquetRecorder"]
 
@@ -77,8 +77,8 @@ class ParquetRecorder(Callback):
 
     # ---- Tune hooks -------------------------------------------------------------------
     def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info: Any) -> None:
-        row = self.history_row(trial.trial_id, result)
-        self.history[(trial.trial_id, int(row["epoch"]))] = row
+        for row in self.history_rows(trial.trial_id, result):
+            self.history[(trial.trial_id, int(row["epoch"]))] = row
         # Written at once: the report carried a checkpoint, and a trial resumed from it
         # (after a driver loss) never reports this epoch again.
         self._write_history()
@@ -106,10 +106,20 @@ class ParquetRecorder(Callback):
         self.write()
 
     # ---- tables -------------------------------------------------------------------------
-    def history_row(self, trial_id: str, result: dict) -> dict:
-        """One ``history`` row of a reported result."""
+    def history_rows(self, trial_id: str, result: dict) -> list[dict]:
+        """The ``history`` rows of a reported result: the epochs it carries under
+        ``EARLIER_EPOCHS`` (oldest first), then its own."""
+        rows = [self._history_row(trial_id, result, result.get("time_total_s"))]
+        total, own = result.get("time_total_s"), result.get("time_s")
+        for earlier in reversed(result.get(EARLIER_EPOCHS) or []):  # seconds since the trial started, on
+            # Tune's clock: the report's total less the trial's own time between that epoch and the report
+            at = total - (own - earlier["time_s"]) if _finite(total) and _finite(own) else None
+            rows.insert(0, self._history_row(trial_id, earlier, at))
+        return rows
+
+    def _history_row(self, trial_id: str, result: dict, time_s: float | None) -> dict:
         return {"trial_id": trial_id, "epoch": int(result.get("epoch", result.get("training_iteration", 0))),
-                "time_s": result.get("time_total_s"), **{k: result.get(k) for k in HISTORY_KEYS},
+                "time_s": time_s, **{k: result.get(k) for k in HISTORY_KEYS},
                 "objective_mean": result.get(self.metric), "objective_sem": result.get(f"{self.metric}_sem")}
 
     def _record(self, trial, status: str, error: str | None, announce: bool = True) -> None:

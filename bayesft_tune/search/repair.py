@@ -27,7 +27,7 @@ class _Recorder(Protocol):
     trials: dict[str, dict]
     history: dict[tuple[str, int], dict]
 
-    def history_row(self, trial_id: str, result: dict) -> dict: ...
+    def history_rows(self, trial_id: str, result: dict) -> list[dict]: ...
 
     def trial_row(self, trial_id: str, config: dict, result: dict, status: str, error: str | None) -> dict: ...
 
@@ -102,8 +102,8 @@ def rebuild_from_results(recorder: _Recorder) -> int:
             continue
         trial_id = str(results[-1].get("trial_id") or posixpath.basename(info.path).removeprefix("trial_"))
         for result in results:
-            row = recorder.history_row(trial_id, result)
-            recorder.history[(trial_id, int(row["epoch"]))] = row
+            for row in recorder.history_rows(trial_id, result):
+                recorder.history[(trial_id, int(row["epoch"]))] = row
         error = _error(fs, info.path)
         status = _status(recorder, results[-1], statuses.get(trial_id), error)
         config: dict[str, Any] = results[-1].get("config") or {}

@@ -61,7 +61,7 @@ def _searcher(cfg: SearchConfig, spec: TrialSpec, floor: float | None, board: st
 def make_tuner(cfg: SearchConfig, spec: TrialSpec, name: str, run_dir: str, floor: float | None) -> tune.Tuner:
     """A new Tune experiment ``name`` under the search's storage path."""
     obj = spec.objective
-    scheduler = (ASHAScheduler(time_attr="training_iteration", max_t=spec.epochs,
+    scheduler = (ASHAScheduler(time_attr="epoch", max_t=spec.epochs,
                                grace_period=max(1, spec.epochs // 4), reduction_factor=2)
                  if cfg.searcher.scheduler == "asha" else None)
     board = BestCheckpointBoard(obj.name, obj.direction, key=name) if cfg.warm_start.mode == "warm_start" else None
