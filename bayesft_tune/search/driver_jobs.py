@@ -7,6 +7,9 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
+from dataclasses import dataclass
+from typing import Callable
 
 import pandas as pd
 import ray
@@ -19,11 +22,12 @@ from bayesft_tune.search.extensions import pareto_table, plot_pareto
 from bayesft_tune.seeds import stream_seed
 from bayesft_tune.storage import resolve, write_table
 from bayesft_tune.tasks.checkpoint import load_state
-from bayesft_tune.tasks.final import Candidate, FinalJob, Reference, run_final, train_reference
+from bayesft_tune.tasks.final import Candidate, FinalJob, Reference, erm_test_rows, run_final, train_reference
 from bayesft_tune.tasks.spec import TrialSpec
 from trainables._common import resolve_target
 
-__all__ = ["final_tables", "min_clean", "ranked_trials", "reference", "say", "write_pareto"]
+__all__ = ["Prepared", "final_tables", "min_clean", "ranked_trials", "reference", "say", "start_reference",
+           "write_pareto"]
 
 
 def say(cfg: SearchConfig, text: str) -> None:
@@ -62,6 +66,15 @@ def _threads(cfg: SearchConfig) -> int:
     return per_trial
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What a search prepares before its trials: the ERM reference (None if the search has
+    none) and, when computed ahead, ERM's rows of the test table."""
+
+    reference: Reference | None
+    erm_rows: pd.DataFrame | None
+
+
 def reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Reference | None:
     """The ERM reference: trained once per run and kept in the run directory."""
     wanted = cfg.final.erm_baseline or cfg.scoring.clean_guard is not None
@@ -74,6 +87,48 @@ def reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Reference | N
     trained = _call(cfg, train_reference, spec, "cpu", _threads(cfg))
     rundir.save_reference(trained, run_dir)
     return trained
+
+
+def _erm_rows(cfg: SearchConfig, spec: TrialSpec, ref: Reference | None) -> pd.DataFrame | None:
+    """ERM's rows of the test table (None without an ERM row), for :class:`FinalJob.erm_rows`."""
+    fin = cfg.final
+    if ref is None or not fin.erm_baseline:
+        return None
+    torch.set_num_threads(_threads(cfg))  # as the final job would (same numbers)
+    return erm_test_rows(spec, ref, tuple(fin.robustness_sigmas), fin.robustness_samples,
+                         stream_seed(cfg.searcher.seed, "test"))
+
+
+def start_reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Callable[[], Prepared]:
+    """Start the ERM reference now; returns the function that waits for it.
+
+    On a local CPU search it trains in a daemon thread of the driver at once, and scores
+    ERM's rows of the test table (they depend on nothing the trials find), so both overlap
+    Ray's and Tune's start-up (process launches: half a 2-core machine idle for ~8 s); call
+    this before starting Ray. Elsewhere (a cluster, GPU trials) the reference is a Ray task
+    started when the returned function is called, inside the Ray session, and the test
+    rows come with the final job.
+    """
+    if not _in_driver(cfg):
+        return lambda: Prepared(reference(cfg, spec, run_dir), None)
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            ref = reference(cfg, spec, run_dir)
+            box["prepared"] = Prepared(ref, _call(cfg, _erm_rows, cfg, spec, ref))
+        except BaseException as error:  # noqa: BLE001  (re-raised in the waiting thread)
+            box["error"] = error
+
+    thread = threading.Thread(target=work, name="erm-reference", daemon=True)
+    thread.start()
+
+    def wait() -> Prepared:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["prepared"]
+    return wait
 
 
 def min_clean(cfg: SearchConfig, ref: Reference | None) -> float | None:
@@ -105,14 +160,15 @@ def _candidates(cfg: SearchConfig, spec: TrialSpec, trials: pd.DataFrame, grid, 
     return tuple(out)
 
 
-def final_tables(cfg: SearchConfig, spec: TrialSpec, trials: pd.DataFrame, grid, ref: Reference | None,
+def final_tables(cfg: SearchConfig, spec: TrialSpec, trials: pd.DataFrame, grid, prepared: Prepared,
                  floor: float | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(robustness, selection)``: the top trials re-scored with fresh validation draws, and
     the returned network (and ERM) on the test split with independent draws."""
     fin, seed = cfg.final, cfg.searcher.seed
     candidates = _candidates(cfg, spec, trials, grid, floor)
-    job = FinalJob(spec, candidates, fin.erm_baseline, ref, tuple(fin.robustness_sigmas), fin.robustness_samples,
-                   stream_seed(seed, "reselect"), stream_seed(seed, "test"), floor, threads=_threads(cfg))
+    job = FinalJob(spec, candidates, fin.erm_baseline, prepared.reference, tuple(fin.robustness_sigmas),
+                   fin.robustness_samples, stream_seed(seed, "reselect"), stream_seed(seed, "test"), floor,
+                   threads=_threads(cfg), erm_rows=prepared.erm_rows)
     task = spec.get_task()
     say(cfg, f"re-scoring the top {len(candidates)} trials with fresh validation draws; test table "
              f"(T = {fin.robustness_samples}, σ = {', '.join(f'{x:g}' for x in fin.robustness_sigmas)})")

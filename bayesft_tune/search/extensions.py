@@ -21,7 +21,6 @@ import posixpath
 from typing import Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 from pyarrow import fs as pafs
 from ray.tune import Callback
 
@@ -180,6 +179,8 @@ def pareto_table(run_dir: str, trials: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 def plot_pareto(trials: pd.DataFrame, pareto: pd.DataFrame, path: str) -> str:
     """PNG: every completed trial (clean accuracy vs drifted loss) with the Pareto front marked."""
+    from matplotlib.figure import Figure  # lazy: 0.4 s of every search's start-up, used by --multi-objective only
+
     fig = Figure(figsize=(5, 4))
     ax = fig.add_subplot()
     done = trials[trials.status == "completed"]

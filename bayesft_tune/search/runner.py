@@ -20,7 +20,8 @@ from ray import tune
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
-from bayesft_tune.search.driver_jobs import final_tables, min_clean, ranked_trials, reference, write_pareto
+from bayesft_tune.search.driver_jobs import (Prepared, final_tables, min_clean, ranked_trials, start_reference,
+                                             write_pareto)
 from bayesft_tune.search.interrupt import raise_if_interrupted, remember_run_dir
 from bayesft_tune.search.preflight import check_ray_address, check_resources, check_storage_writable
 from bayesft_tune.search.recorder import RUN_DIR_ENV
@@ -91,9 +92,11 @@ def _completed(run_dir: str, grid) -> pd.DataFrame:
     return trials
 
 
-def _finish(cfg: SearchConfig, spec: TrialSpec, run_dir: str, grid, ref, floor, started) -> SearchOutcome:
+def _finish(cfg: SearchConfig, spec: TrialSpec, run_dir: str, grid, prepared: Prepared, floor,
+            started) -> SearchOutcome:
     trials = _completed(run_dir, grid)
-    robustness, selection = final_tables(cfg, spec, trials, grid, ref, floor)
+    ref = prepared.reference
+    robustness, selection = final_tables(cfg, spec, trials, grid, prepared, floor)
     for frame, table in ((robustness, "robustness"), (selection, "selection")):
         if not frame.empty:
             write_table(frame, run_dir, table)
@@ -106,19 +109,20 @@ def _finish(cfg: SearchConfig, spec: TrialSpec, run_dir: str, grid, ref, floor, 
                          gp_total, pareto, gp_blocking)
 
 
-def _run(cfg: SearchConfig, run_dir: str, fit, started: float) -> SearchOutcome:
-    """Shared by a new and a resumed search, inside a Ray session."""
+def _run(cfg: SearchConfig, run_dir: str, fit, started: float, reference) -> SearchOutcome:
+    """Shared by a new and a resumed search, inside a Ray session (``reference``: waits for
+    the ERM reference and what comes with it, :func:`~bayesft_tune.search.driver_jobs.start_reference`)."""
     check_resources(cfg.resources.cpus_per_trial, cfg.resources.gpus_per_trial)
     spec = search_spec(cfg)
-    ref = reference(cfg, spec, run_dir)
-    floor = min_clean(cfg, ref)
+    prepared = reference()
+    floor = min_clean(cfg, prepared.reference)
     os.environ[RUN_DIR_ENV] = run_dir
     try:
         grid = fit(spec, floor)
     finally:
         os.environ.pop(RUN_DIR_ENV, None)
     raise_if_interrupted()  # a Ctrl-C during the trials: no final job, exit 130
-    return _finish(cfg, spec, run_dir, grid, ref, floor, started)
+    return _finish(cfg, spec, run_dir, grid, prepared, floor, started)
 
 
 def run_search(cfg: SearchConfig) -> SearchOutcome:
@@ -142,8 +146,10 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     check_storage_writable(run_dir)
     rundir.save_config(cfg, run_dir)
     remember_run_dir(run_dir)
+    ref = start_reference(cfg, search_spec(cfg), run_dir)  # on a local CPU search, alongside Ray's start
     with ray_session(address, env={RUN_DIR_ENV: run_dir}):
-        return _run(cfg, run_dir, lambda spec, floor: make_tuner(cfg, spec, name, run_dir, floor).fit(), started)
+        return _run(cfg, run_dir, lambda spec, floor: make_tuner(cfg, spec, name, run_dir, floor).fit(), started,
+                    ref)
 
 
 def resume_search(run_dir: str, address: str | None = None) -> SearchOutcome:
@@ -161,5 +167,6 @@ def resume_search(run_dir: str, address: str | None = None) -> SearchOutcome:
                               run_dir, floor).fit()
         return tune.Tuner.restore(run_dir, trainable=trainable(cfg), resume_errored=True).fit()
 
+    ref = start_reference(cfg, search_spec(cfg), run_dir)
     with ray_session(cfg.resources.address, env={RUN_DIR_ENV: run_dir}):
-        return _run(cfg, run_dir, fit, started)
+        return _run(cfg, run_dir, fit, started, ref)

@@ -24,7 +24,7 @@ from bayesft_tune.tasks.checkpoint import model_from_state
 from bayesft_tune.tasks.spec import TrialSpec
 from bayesft_tune.tasks.trial import cached_data, drift_metrics
 
-__all__ = ["Candidate", "FinalJob", "Reference", "robustness_rows", "run_final", "train_reference"]
+__all__ = ["Candidate", "FinalJob", "Reference", "erm_test_rows", "robustness_rows", "run_final", "train_reference"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class FinalJob:
         sigmas, samples: σ grid and T of the test table and of re-selection.
         reselect_seed, test_seed: seed streams of re-selection and test draws.
         min_clean_accuracy: candidates below it are not returned (guard); None: no guard.
+        erm_rows: ERM's test rows computed ahead (:func:`erm_test_rows`, while Ray started);
+            None: computed here.
     """
 
     spec: TrialSpec
@@ -69,6 +71,7 @@ class FinalJob:
     min_clean_accuracy: float | None = None
     threads: int = 1
     device: str = field(default="cpu")
+    erm_rows: pd.DataFrame | None = None
 
 
 def train_reference(spec: TrialSpec, device: str = "cpu", threads: int = 1) -> Reference:
@@ -91,6 +94,17 @@ def robustness_rows(model, data, sigmas, samples: int, drift: str, seed: int, me
                                       ("drift", drift), ("data_seed", int(data_seed)))):
         out.insert(i, col, value)
     return out
+
+
+def erm_test_rows(spec: TrialSpec, reference: Reference, sigmas, samples: int, test_seed: int,
+                  device: str = "cpu") -> pd.DataFrame:
+    """The ERM reference's rows of the test table: schema ``ROBUSTNESS``, method ``erm``."""
+    task = spec.get_task()
+    splits = cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
+    erm = task.build()
+    erm.load_state_dict(reference.state)
+    return robustness_rows(erm.eval().to(device), splits.test, sigmas, samples, spec.drift, test_seed, "erm", None,
+                           spec.data_seed)
 
 
 def _reselect(job: FinalJob, splits) -> pd.DataFrame:
@@ -133,8 +147,6 @@ def run_final(job: FinalJob) -> tuple[pd.DataFrame, pd.DataFrame]:
                                      job.samples, spec.drift, job.test_seed, "bayesft", str(chosen.trial_id),
                                      spec.data_seed))
     if job.erm and job.reference is not None:
-        erm = task.build()
-        erm.load_state_dict(job.reference.state)
-        parts.append(robustness_rows(erm.eval().to(job.device), splits.test, job.sigmas, job.samples,
-                                     spec.drift, job.test_seed, "erm", None, spec.data_seed))
+        parts.append(job.erm_rows if job.erm_rows is not None else
+                     erm_test_rows(spec, job.reference, job.sigmas, job.samples, job.test_seed, job.device))
     return (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()), selection
