@@ -76,7 +76,7 @@ def service_shares(run_dir: Path, ray_dir: Path, proc: dict) -> dict[str, Any]:
     gp_total, gp_blocking = searcher_times(str(run_dir))
     seconds = {"startup": mtime("search_config.json") - proc["start"],
                "ray_start": connected - mtime("search_config.json"),
-               "reference": mtime("reference.pt") - connected,
+               "reference": max(0.0, mtime("reference.pt") - connected),  # trains alongside Ray's start
                "trials": float(trials.wall_time_s.sum()) / concurrency,
                "gp": gp_total, "gp_blocking": gp_blocking,
                "final": mtime("robustness.parquet") - mtime("trials.parquet"),

@@ -19,7 +19,8 @@ Where (a)'s wall goes comes from its run directory and files (each run gets its 
 ``RAY_TMPDIR``): start-up (interpreter, imports, CLI) = process start to
 ``search_config.json`` written; Ray start-up = that to the first line of Ray's
 ``python-core-driver-*.log`` (``ray.init`` connected the driver); ERM reference = that to
-``reference.pt`` (a Ray worker's start included); final evaluation = last ``trials.parquet``
+``reference.pt``, 0 when the reference was done first (on a local CPU search it trains in a
+driver thread alongside Ray's start-up, so its time is inside Ray start-up); final evaluation = last ``trials.parquet``
 write to ``robustness.parquet``; shutdown+exit = ``selection.parquet`` to process end.
 Two shares are *estimates*: trial compute = sum of ``trials.parquet`` ``wall_time_s``
 (Tune's ``time_total_s``, which includes the trainable's set-up) / concurrency, and GP.
