@@ -33,21 +33,26 @@ cross-check. (b) times the same phases in-process. Both report the returned netw
 AUC (mean accuracy over σ in [0, 1.5], ``paired.auc_of``) to show they did the same job.
 
     python bench/vs_plain_loop.py [--tasks mnist_mlp,mnist_lenet5] [--repeats 2] [--trials 30]
-        [--epochs N] [--out bench/results/vs_plain_loop.json]
+        [--epochs N] [--background-load K] [--out bench/results/vs_plain_loop.json]
+
+``--background-load K`` runs K processes spinning a core each for the whole bench: the loaded
+machine of the throughput issue, made reproducible (both sides share it).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 # (b) the plain loop in _vs_plain_loop_plain.py; timing (a) and (b) as whole processes in _vs_plain_loop_runs.py
 from _vs_plain_loop_plain import plain_search
@@ -103,10 +108,29 @@ def write_results(out: str, settings: dict, raw: dict[str, list[dict]]) -> list[
     return summaries
 
 
+@contextlib.contextmanager
+def background_load(processes: int) -> Iterator[None]:
+    """A loaded machine, reproducibly: ``processes`` Python processes each spinning a core
+    (``while True: pass``) for as long as the block runs (0: none)."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for proc in spinners:
+            proc.kill()
+            proc.wait()
+
+
 def bench(args: argparse.Namespace) -> None:
     """Alternate A B per task and repeat, rewriting the JSON after every pair; print the tables."""
     tmp, raw = tempfile.mkdtemp(prefix="vspl_"), {}
     settings = {k: v for k, v in vars(args).items() if k not in ("plain", "result", "task")}
+    with background_load(args.background_load):
+        _pairs(args, tmp, raw, settings)
+
+
+def _pairs(args: argparse.Namespace, tmp: str, raw: dict, settings: dict) -> None:
+    """The A B pairs of every task in turn; the tables printed at the end."""
     try:
         for task, r in ((task, r) for task in args.tasks for r in range(args.repeats)):
             a, b = run_service(task, args, tmp), run_plain(task, args, tmp)
@@ -127,6 +151,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=None, help="default: the task's")
     ap.add_argument("--out", default=str(HERE.parent / "results" / "vs_plain_loop.json"))
     ap.add_argument("--keep", action="store_true", help="keep run directories and Ray session dirs")
+    ap.add_argument("--background-load", type=int, default=0, metavar="K",
+                    help="spin K extra Python processes during every run (a loaded machine; default 0)")
     for hidden in ("--plain", "--task", "--result"):  # the (b) child process: --plain --task T --result FILE
         ap.add_argument(hidden, **({"action": "store_true"} if hidden == "--plain" else {}), help=argparse.SUPPRESS)
     args = ap.parse_args()
