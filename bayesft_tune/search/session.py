@@ -30,6 +30,24 @@ def ray_environment() -> None:
 
 
 @contextlib.contextmanager
+def _inherited(env: dict[str, str] | None) -> Iterator[None]:
+    """``env`` in this process's environment while a local Ray starts: its raylet, and so
+    every worker, inherits it. A job ``runtime_env`` would carry it too, but then Ray starts
+    a fresh worker process for each trial actor instead of handing it one it pre-started
+    (two actors: 1.0 s vs 0.6 s here); a cluster's workers still need the runtime_env."""
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
 def ray_session(address: str | None = None, env: dict[str, str] | None = None) -> Iterator[bool]:
     """Join ``address`` (checked reachable first) or start a local Ray; shut down what we started.
 
@@ -52,9 +70,10 @@ def ray_session(address: str | None = None, env: dict[str, str] | None = None) -
     if not address and saved is None:  # a local Ray only this process talks to needs no token
         os.environ["RAY_AUTH_MODE"] = "disabled"
     try:
-        ray.init(address=address or None, include_dashboard=False if not address else None,
-                 log_to_driver=False, logging_level=logging.INFO if debug else logging.ERROR,
-                 runtime_env={"env_vars": dict(env)} if env else None)
+        with _inherited(env if not address else None):
+            ray.init(address=address or None, include_dashboard=False if not address else None,
+                     log_to_driver=False, logging_level=logging.INFO if debug else logging.ERROR,
+                     runtime_env={"env_vars": dict(env)} if env and address else None)
     finally:
         if saved is None:
             os.environ.pop("RAY_AUTH_MODE", None)
