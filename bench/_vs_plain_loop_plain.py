@@ -68,7 +68,7 @@ def _plain_trials(cfg: SearchConfig, spec: TrialSpec, client: Any) -> tuple[list
 
 def _plain_candidates(cfg: SearchConfig, spec: TrialSpec, rows: list[dict], states: dict,
                       floor: float | None) -> tuple:
-    """``driver_jobs._candidates`` without Ray's result grid: top-k completed trials above the floor."""
+    """``driver_jobs.candidates`` without Ray's result grid: top-k completed trials above the floor."""
     import pandas as pd
 
     from bayesft_tune.tasks.final import Candidate

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, TypeVar
 
 import pandas as pd
 import ray
@@ -26,8 +26,10 @@ from bayesft_tune.tasks.final import Candidate, FinalJob, Reference, erm_test_ro
 from bayesft_tune.tasks.spec import TrialSpec
 from trainables._common import resolve_target
 
-__all__ = ["Prepared", "final_tables", "min_clean", "ranked_trials", "reference", "say", "start_reference",
-           "write_pareto"]
+__all__ = ["Prepared", "candidates", "final_tables", "in_thread", "min_clean", "ranked_trials", "reference",
+           "runs_in_driver", "say", "start_reference", "write_pareto"]
+
+T = TypeVar("T")
 
 
 def say(cfg: SearchConfig, text: str) -> None:
@@ -36,7 +38,8 @@ def say(cfg: SearchConfig, text: str) -> None:
         print(f"bayesft-tune search: {text}", file=sys.stderr, flush=True)
 
 
-def _in_driver(cfg: SearchConfig) -> bool:
+def runs_in_driver(cfg: SearchConfig) -> bool:
+    """Whether the jobs around the trials run in this process (a local CPU search) rather than as Ray tasks."""
     return cfg.resources.address is None and not cfg.resources.gpus_per_trial
 
 
@@ -45,7 +48,7 @@ def _call(cfg: SearchConfig, fn, *args):
     search (no fresh worker to start: 8 s per job as a Ray task vs 3-4 s in-process in
     bench/vs_plain_loop.py's first check), else as a Ray task where Ray places it (a GPU node)."""
     res = cfg.resources
-    if _in_driver(cfg):
+    if runs_in_driver(cfg):
         before = torch.get_num_threads()
         try:
             return fn(*args)
@@ -61,7 +64,7 @@ def _threads(cfg: SearchConfig) -> int:
     the trials held: concurrency x CPUs per trial, at most this machine's (1 at
     concurrency 1, so the behaviour pin is unchanged). As a Ray task: the CPUs Ray gave it."""
     per_trial = max(1, int(cfg.resources.cpus_per_trial))
-    if _in_driver(cfg):
+    if runs_in_driver(cfg):
         return max(1, min(os.cpu_count() or 1, cfg.searcher.concurrency * per_trial))
     return per_trial
 
@@ -99,6 +102,28 @@ def _erm_rows(cfg: SearchConfig, spec: TrialSpec, ref: Reference | None) -> pd.D
                          stream_seed(cfg.searcher.seed, "test"))
 
 
+def in_thread(fn: Callable[[], T], name: str) -> Callable[[], T]:
+    """Run ``fn`` in a daemon thread of the driver now; returns the function that waits for
+    its result (re-raising its error in the waiting thread)."""
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as error:  # noqa: BLE001  (re-raised in the waiting thread)
+            box["error"] = error
+
+    thread = threading.Thread(target=work, name=name, daemon=True)
+    thread.start()
+
+    def wait() -> T:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+    return wait
+
+
 def start_reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Callable[[], Prepared]:
     """Start the ERM reference now; returns the function that waits for it.
 
@@ -109,26 +134,13 @@ def start_reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Callabl
     started when the returned function is called, inside the Ray session, and the test
     rows come with the final job.
     """
-    if not _in_driver(cfg):
+    if not runs_in_driver(cfg):
         return lambda: Prepared(reference(cfg, spec, run_dir), None)
-    box: dict = {}
 
-    def work() -> None:
-        try:
-            ref = reference(cfg, spec, run_dir)
-            box["prepared"] = Prepared(ref, _call(cfg, _erm_rows, cfg, spec, ref))
-        except BaseException as error:  # noqa: BLE001  (re-raised in the waiting thread)
-            box["error"] = error
-
-    thread = threading.Thread(target=work, name="erm-reference", daemon=True)
-    thread.start()
-
-    def wait() -> Prepared:
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        return box["prepared"]
-    return wait
+    def prepare() -> Prepared:
+        ref = reference(cfg, spec, run_dir)
+        return Prepared(ref, _call(cfg, _erm_rows, cfg, spec, ref))
+    return in_thread(prepare, "erm-reference")
 
 
 def min_clean(cfg: SearchConfig, ref: Reference | None) -> float | None:
@@ -149,7 +161,9 @@ def ranked_trials(trials: pd.DataFrame, direction: str, floor: float | None = No
     return done.sort_values("objective_mean", ascending=direction == "min")
 
 
-def _candidates(cfg: SearchConfig, spec: TrialSpec, trials: pd.DataFrame, grid, floor) -> tuple[Candidate, ...]:
+def candidates(cfg: SearchConfig, spec: TrialSpec, trials: pd.DataFrame, grid, floor) -> tuple[Candidate, ...]:
+    """The top trials offered to re-selection, their checkpoints loaded into memory (Tune's
+    checkpoints may need Ray: call this before the session ends)."""
     top = ranked_trials(trials, spec.objective.direction, floor).head(cfg.final.reselect_top_k)
     checkpoints = {r.metrics.get("trial_id"): r.checkpoint for r in grid if r.checkpoint is not None}
     out = []
@@ -160,17 +174,16 @@ def _candidates(cfg: SearchConfig, spec: TrialSpec, trials: pd.DataFrame, grid, 
     return tuple(out)
 
 
-def final_tables(cfg: SearchConfig, spec: TrialSpec, trials: pd.DataFrame, grid, prepared: Prepared,
+def final_tables(cfg: SearchConfig, spec: TrialSpec, top: tuple[Candidate, ...], prepared: Prepared,
                  floor: float | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(robustness, selection)``: the top trials re-scored with fresh validation draws, and
-    the returned network (and ERM) on the test split with independent draws."""
+    """``(robustness, selection)``: the top trials (:func:`candidates`) re-scored with fresh
+    validation draws, and the returned network (and ERM) on the test split with independent draws."""
     fin, seed = cfg.final, cfg.searcher.seed
-    candidates = _candidates(cfg, spec, trials, grid, floor)
-    job = FinalJob(spec, candidates, fin.erm_baseline, prepared.reference, tuple(fin.robustness_sigmas),
+    job = FinalJob(spec, top, fin.erm_baseline, prepared.reference, tuple(fin.robustness_sigmas),
                    fin.robustness_samples, stream_seed(seed, "reselect"), stream_seed(seed, "test"), floor,
                    threads=_threads(cfg), erm_rows=prepared.erm_rows)
     task = spec.get_task()
-    say(cfg, f"re-scoring the top {len(candidates)} trials with fresh validation draws; test table "
+    say(cfg, f"re-scoring the top {len(top)} trials with fresh validation draws; test table "
              f"(T = {fin.robustness_samples}, σ = {', '.join(f'{x:g}' for x in fin.robustness_sigmas)})")
     pause_at("final")  # test hook (bayesft_tune/faults.py), off unless BAYESFT_PAUSE_AT is set
     final = resolve_target(task.robustness) if task.robustness else run_final

@@ -1,0 +1,69 @@
+"""The pieces that overlap a search's jobs and cut its round trips: driver threads, one
+report per evaluated epoch, and the history rows such a report carries."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from bayesft_tune.objective import Objective
+from bayesft_tune.search.driver_jobs import in_thread
+from bayesft_tune.search.recorder import ParquetRecorder
+from trainables._common import EARLIER_EPOCHS, EpochBatcher
+
+
+def test_in_thread_runs_alongside_the_caller_and_returns_the_result():
+    release = threading.Event()
+    wait = in_thread(lambda: release.wait(10) and "done", "test-job")
+    release.set()  # the caller got here while the job waited for it: they ran at the same time
+    assert wait() == "done"
+
+
+def test_in_thread_reraises_the_jobs_error_in_the_waiting_thread():
+    def job():
+        raise ValueError("bad reference")
+
+    wait = in_thread(job, "test-job")
+    with pytest.raises(ValueError, match="bad reference"):
+        wait()
+
+
+def _epoch(n: int, evaluated: bool) -> dict:
+    out = {"epoch": n, "time_s": 0.5 * n, "train_loss": 1.0 / n, "clean_accuracy": 0.5 + n / 100,
+           "drift_evaluated": evaluated, "knobs": {"dropout": [0.1]}, "parameter_count": 7}
+    if evaluated:
+        out["drifted_loss"] = 0.25 * n
+    return out
+
+
+def test_epoch_batcher_reports_once_per_evaluated_epoch_with_the_epochs_since():
+    sent = []
+    batcher = EpochBatcher(lambda m, c: sent.append((m, c)), shared_keys={"knobs", "parameter_count"},
+                           last_epoch=5)
+    for n in range(1, 6):
+        batcher(_epoch(n, evaluated=n in (2, 5)), n in (2, 5))
+    assert [(m["epoch"], c) for m, c in sent] == [(2, True), (5, True)]
+    assert [e["epoch"] for e in sent[0][0][EARLIER_EPOCHS]] == [1]
+    assert [e["epoch"] for e in sent[1][0][EARLIER_EPOCHS]] == [3, 4]
+    assert all("knobs" not in e and "parameter_count" not in e for m, _ in sent for e in m[EARLIER_EPOCHS])
+
+
+def test_epoch_batcher_always_reports_the_last_epoch():
+    sent = []
+    batcher = EpochBatcher(lambda m, c: sent.append((m, c)), shared_keys=set(), last_epoch=3)
+    for n in range(1, 4):
+        batcher(_epoch(n, evaluated=False), False)
+    assert [(m["epoch"], c, len(m[EARLIER_EPOCHS])) for m, c in sent] == [(3, False, 2)]
+
+
+def test_a_batched_report_becomes_one_history_row_per_epoch_on_tunes_clock(tmp_path):
+    recorder = ParquetRecorder(str(tmp_path), "synthetic", Objective("drifted_loss", 0.9, (0.9,), 2), 4, {},
+                               verbose=False)
+    result = {**_epoch(4, evaluated=True), "time_total_s": 10.0,
+              EARLIER_EPOCHS: [_epoch(n, evaluated=False) for n in (1, 2, 3)]}
+    rows = recorder.history_rows("t1", result)
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    assert [r["time_s"] for r in rows] == pytest.approx([8.5, 9.0, 9.5, 10.0])  # 10 s less the trial's own gap
+    assert [r["drift_evaluated"] for r in rows] == [False, False, False, True]
+    assert rows[-1]["objective_mean"] == 1.0 and all(r["objective_mean"] is None for r in rows[:3])
