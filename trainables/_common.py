@@ -23,8 +23,8 @@ from bayesft_tune.tasks.spec import TrialSpec
 from bayesft_tune.tasks.trial import ClassificationTrial
 from bayesft_tune.training import Trainer
 
-__all__ = ["EARLIER_EPOCHS", "WARM_START_CHECKPOINT", "WARM_START_FROM", "EpochBatcher", "report", "restore", "resolve_target", "run_trial",
-           "set_threads_from_resources", "trial_device"]
+__all__ = ["EARLIER_EPOCHS", "WARM_START_CHECKPOINT", "WARM_START_FROM", "EpochBatcher", "report",
+           "restore", "resolve_target", "run_trial", "set_threads_from_resources", "trial_device"]
 
 WARM_START_CHECKPOINT = "warm_start_checkpoint"
 """Config key: the checkpoint a warm-started trial loads its weights from, relative to the run

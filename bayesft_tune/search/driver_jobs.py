@@ -129,8 +129,8 @@ def start_reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Callabl
 
     On a local CPU search it trains in a daemon thread of the driver at once, and scores
     ERM's rows of the test table (they depend on nothing the trials find), so both overlap
-    Ray's and Tune's start-up (process launches: half a 2-core machine idle for ~8 s); call
-    this before starting Ray. Elsewhere (a cluster, GPU trials) the reference is a Ray task
+    Ray's start-up (~3 s of process launches that leave the CPUs partly idle); call this
+    before starting Ray. Elsewhere (a cluster, GPU trials) the reference is a Ray task
     started when the returned function is called, inside the Ray session, and the test
     rows come with the final job.
     """
