@@ -70,10 +70,12 @@ def _wait(condition, proc: subprocess.Popen, timeout: float = 400) -> None:
 
 
 def _trial_on(raylet_pid: int) -> bool:
-    """A Tune trial actor runs under this raylet."""
+    """A Tune trial actor under this raylet is training: busy, not a reused actor idling
+    between trials (killing the node then loses no trial, and nothing is retried)."""
     try:
         children = psutil.Process(raylet_pid).children(recursive=True)
-        return any("ImplicitFunc" in " ".join(c.cmdline()) for c in children)
+        actors = [c for c in children if "ImplicitFunc" in " ".join(c.cmdline())]
+        return any(c.cpu_percent(interval=0.3) > 50 for c in actors)
     except psutil.Error:
         return False
 
