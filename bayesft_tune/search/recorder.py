@@ -109,13 +109,12 @@ class ParquetRecorder(Callback):
     def history_rows(self, trial_id: str, result: dict) -> list[dict]:
         """The ``history`` rows of a reported result: the epochs it carries under
         ``EARLIER_EPOCHS`` (oldest first), then its own."""
-        rows = [self._history_row(trial_id, result, result.get("time_total_s"))]
         total, own = result.get("time_total_s"), result.get("time_s")
-        for earlier in reversed(result.get(EARLIER_EPOCHS) or []):  # seconds since the trial started, on
-            # Tune's clock: the report's total less the trial's own time between that epoch and the report
-            at = total - (own - earlier["time_s"]) if _finite(total) and _finite(own) else None
-            rows.insert(0, self._history_row(trial_id, earlier, at))
-        return rows
+        clock = _finite(total) and _finite(own)  # earlier epochs on Tune's clock: the report's total less
+        # the trial's own time between that epoch and the report
+        earlier = [self._history_row(trial_id, e, total - (own - e["time_s"]) if clock else None)
+                   for e in result.get(EARLIER_EPOCHS) or []]
+        return [*earlier, self._history_row(trial_id, result, total)]
 
     def _history_row(self, trial_id: str, result: dict, time_s: float | None) -> dict:
         return {"trial_id": trial_id, "epoch": int(result.get("epoch", result.get("training_iteration", 0))),

@@ -53,7 +53,8 @@ def ray_session(address: str | None = None, env: dict[str, str] | None = None) -
 
     Args:
         address: Ray cluster address; None starts Ray locally.
-        env: environment variables of every worker of this job (``runtime_env``).
+        env: environment variables of every worker of this job (inherited by a local Ray's
+            processes; a cluster's workers get them as the job's ``runtime_env``).
 
     Yields:
         True if this context started or joined Ray (and will shut it down), False if Ray
