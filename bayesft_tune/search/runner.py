@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import posixpath
 import time
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from bayesft_tune.search.preflight import check_ray_address, check_resources, ch
 from bayesft_tune.search.recorder import RUN_DIR_ENV
 from bayesft_tune.search.repair import rebuild_from_results
 from bayesft_tune.search.session import ray_session
-from bayesft_tune.search.tuner import eval_epochs, make_recorder, make_tuner, search_spec, trainable
+from bayesft_tune.search.tuner import eval_epochs, fit_environment, make_recorder, make_tuner, search_spec, trainable
 from bayesft_tune.search.tuner import RelocatableSearchGenerator  # noqa: F401  (tuner.pkl of runs started before
 # the runner was split names it here: kept so --resume of those runs unpickles)
 from bayesft_tune.storage import join, read_table, write_table
@@ -122,11 +121,8 @@ def _run(cfg: SearchConfig, run_dir: str, fit, started: float, reference) -> Cal
     spec = search_spec(cfg)
     prepared = reference()
     floor = min_clean(cfg, prepared.reference)
-    os.environ[RUN_DIR_ENV] = run_dir
-    try:
+    with fit_environment(cfg, run_dir):
         grid = fit(spec, floor)
-    finally:
-        os.environ.pop(RUN_DIR_ENV, None)
     raise_if_interrupted()  # a Ctrl-C during the trials: no final job, exit 130
     trials = _completed(run_dir, grid)
     top = candidates(cfg, spec, trials, grid, floor)  # checkpoints read while Ray is up
