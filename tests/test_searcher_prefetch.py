@@ -85,12 +85,15 @@ def test_slot_waits_for_no_gp_step_in_flight_and_completion_is_deferred(gate):
     a, b = s.suggest("t0"), s.suggest("t1")
     assert entered.wait(30)
     done(s, "t0", a)  # the client is busy: recorded, handed to Ax before the next generation
+    blocked = len(s.blocking_seconds)
     assert s.suggest("t2") is None, "a running trial: Tune asks again later"
     assert not release.is_set() and s._inbox and "t0" not in s._live
+    time.sleep(0.3)  # the free slot waits for the generation in flight ...
     release.set()
     s.wait()
     c = s.suggest("t2")
     assert c[TRIAL_INDEX_KEY] == 2 and ax_status(s)[0] == "COMPLETED"
+    assert len(s.blocking_seconds) == blocked + 1 and s.blocking_seconds[-1] >= 0.3, "... and that wait is counted"
     consistent(s)
 
 

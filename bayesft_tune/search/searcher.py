@@ -159,10 +159,12 @@ class AxSearcher(SavedState, Pregeneration, Searcher):
         if config is None:
             if running and self._prefetching:  # no GP step in Tune's thread while others train
                 self._start_prefetch()
+                self._slot_waits()
                 return None
             config = self._serve_now(trial_id)
             if config is None:
                 return None
+        self._slot_served()
         self._start_prefetch()
         return self._decorate(config)
 

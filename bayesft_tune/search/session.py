@@ -18,12 +18,19 @@ DEBUG_ENV = "BAYESFT_DEBUG"
 """``1``: show Ray's own start-up logs and warnings (``bayesft-tune --debug``)."""
 
 
-LOCAL_RAY_CONFIG = {"RAY_prestart_worker_first_driver": "0"}
+LOCAL_RAY_CONFIG = {"RAY_prestart_worker_first_driver": "0", "RAY_worker_niceness": "0"}
 """Ray settings of a local Ray this process starts (its raylet reads them from the environment it
-inherits). Ray pre-starts one worker per CPU for the first driver, but Tune's trial actors carry
-a ``runtime_env`` (Tune sets ``PL_DISABLE_FORK``) and so never run in them: on a 2-core machine
-the two pre-started workers booted beside the trials' own in the busiest seconds of a search, and
-were then killed idle."""
+inherits):
+
+* ``RAY_prestart_worker_first_driver=0``: Ray pre-starts one worker per CPU for the first
+  driver, but Tune's trial actors carry a ``runtime_env`` (Tune sets ``PL_DISABLE_FORK``) and so
+  never run in them: on a 2-core machine the two pre-started workers booted beside the trials'
+  own in the busiest seconds of a search, and were then killed idle.
+* ``RAY_worker_niceness=0``: Ray starts its workers at nice 15, below its daemons and the
+  driver. Here the workers run the trials, the search's main work: at nice 15 the driver's GP
+  step (nice 0) took a core from them whenever it ran, and any other busy process on the
+  machine left them almost nothing (scheduler weight 36 against 1024).
+"""
 
 
 def ray_environment() -> None:
@@ -79,7 +86,8 @@ def ray_session(address: str | None = None, env: dict[str, str] | None = None) -
     if not address and saved is None:  # a local Ray only this process talks to needs no token
         os.environ["RAY_AUTH_MODE"] = "disabled"
     try:
-        with _inherited({**LOCAL_RAY_CONFIG, **(env or {})} if not address else None):
+        own = {k: v for k, v in LOCAL_RAY_CONFIG.items() if k not in os.environ}  # the user's settings win
+        with _inherited({**own, **(env or {})} if not address else None):
             ray.init(address=address or None, include_dashboard=False if not address else None,
                      log_to_driver=False, logging_level=logging.INFO if debug else logging.ERROR,
                      runtime_env={"env_vars": dict(env)} if env and address else None)
