@@ -101,12 +101,21 @@ class LoopbackCluster:
         raise LookupError(f"no raylet found for node {node} ({temp})")
 
     def stop(self) -> None:
-        """Stop every process of this cluster (``ray stop`` would stop all Ray on the machine)."""
+        """Stop every process of this cluster (``ray stop`` would stop all Ray on the machine) and
+        wait until they are gone: the next cluster reuses the same ports (a back-to-back start
+        failed while the last one's processes were still exiting)."""
+        doomed: dict[int, psutil.Process] = {}
         for proc in psutil.process_iter(["cmdline"]):
             cmd = " ".join(proc.info["cmdline"] or [])
             if any(t in cmd for t in self.started) or f"{IP}:{self.base_port}" in cmd:
-                try:
-                    proc.kill()
+                try:  # with its children: Ray's agents rename themselves (ray::DashboardAgent) and held our ports
+                    doomed.update((p.pid, p) for p in [proc, *proc.children(recursive=True)])
                 except psutil.Error:
                     pass
+        for proc in doomed.values():
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(list(doomed.values()), timeout=30)
         shutil.rmtree(self.tmp / "raytmp", ignore_errors=True)

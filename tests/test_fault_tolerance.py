@@ -84,11 +84,17 @@ def _driver_log(tmp: Path) -> str:
     return "\n".join(p.read_text()[-3000:] for p in sorted(tmp.glob("driver-*.log")))
 
 
+EPOCHS = 16
+"""Epochs per trial of the node-loss test."""
+
+
 def test_worker_node_loss_retries_its_trials(cluster, tmp_path):
     run_root = tmp_path / "runs"
     # Until the health check declares the node dead (3 s here), Tune may place new trials on it and
-    # each such start fails at once: a fresh-clone run burnt 4 attempts of one trial that way.
-    proc = _search(cluster, run_root, "--trials", "6", "--epochs", "6", "--max-failures", "10")
+    # each such start fails at once: a fresh-clone run burnt 4 attempts of one trial that way, and a
+    # full-suite run 11. Trials of 16 epochs (not 6) so that the trial seen training is still training
+    # when the node dies (a 6-epoch trial sometimes finished in between: nothing lost, nothing retried).
+    proc = _search(cluster, run_root, "--trials", "6", "--epochs", str(EPOCHS), "--max-failures", "30")
     raylet = cluster.raylet_pid("worker")
     _wait(lambda: len(_completed(run_root / "ft")) >= 1 and _trial_on(raylet), proc)
     os.kill(raylet, signal.SIGKILL)
@@ -96,11 +102,11 @@ def test_worker_node_loss_retries_its_trials(cluster, tmp_path):
     trials = pd.read_parquet(run_root / "ft" / "trials.parquet")
     assert len(trials) == 6 and trials.trial_id.is_unique and trials.trial_index.is_unique
     assert (trials.status == "completed").all(), trials[["trial_id", "status", "error"]]
-    assert (trials.epochs == 6).all()
+    assert (trials.epochs == EPOCHS).all()
     retried = [p.parent.name for p in (run_root / "ft").glob("*/error.txt")]
     assert retried, "a trial on the killed node was retried (Tune wrote its error.txt)"
     history = pd.read_parquet(run_root / "ft" / "history.parquet")
-    assert not history.duplicated(["trial_id", "epoch"]).any() and len(history) == 36
+    assert not history.duplicated(["trial_id", "epoch"]).any() and len(history) == 6 * EPOCHS
 
 
 def test_driver_loss_then_resume_a_moved_warm_start_run(cluster, tmp_path):
