@@ -31,8 +31,8 @@ _TOKEN = secrets.token_hex(32)
 def cluster_env(tmp: Path) -> dict[str, str]:
     """Environment for every process of the cluster and its drivers (token auth on)."""
     env = dict(os.environ)
-    env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": _TOKEN, "RAY_TMPDIR": str(tmp / "raytmp"), "OMP_NUM_THREADS": "1",
-                "RAY_AIR_NEW_OUTPUT": "0", "RAY_USAGE_STATS_ENABLED": "0",
+    env.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": _TOKEN, "RAY_TMPDIR": str(tmp / "raytmp"),
+                "OMP_NUM_THREADS": "1", "RAY_AIR_NEW_OUTPUT": "0", "RAY_USAGE_STATS_ENABLED": "0",
                 # detect a dead raylet within seconds, not the default ~30 s
                 "RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"})
     return env
