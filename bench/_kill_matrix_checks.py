@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from trainables._common import EARLIER_EPOCHS
+
 
 def _records(fs: pafs.FileSystem, run: str) -> dict[str, list[dict]]:
     """Trial id -> its result.json lines (Tune's own per-trial record)."""
@@ -28,6 +30,12 @@ def _records(fs: pafs.FileSystem, run: str) -> dict[str, list[dict]]:
                     pass
         out[posixpath.basename(info.path).removeprefix("trial_")] = lines
     return out
+
+
+def _epochs_of(record: dict) -> list[int]:
+    """The epochs one result.json record stands for: its own and the earlier ones it carries
+    (a trial reports once per evaluated epoch, the epochs trained since under ``earlier_epochs``)."""
+    return [int(e.get("epoch", 0)) for e in record.get(EARLIER_EPOCHS) or []] + [int(record.get("epoch", 0))]
 
 
 def _table(fs: pafs.FileSystem, run: str, name: str):
@@ -85,8 +93,8 @@ def check(fs, run: str, trials: int, epochs: int, before: dict[str, float]) -> d
     # A trial the killed driver had started but not yet saved in Tune's experiment state is
     # abandoned (its Ax trial runs again under a new id); its epochs are not expected in the tables.
     abandoned = {tid: len(lines) for tid, lines in records.items() if tid not in set(table.trial_id)}
-    json_epochs = {(tid, int(r.get("epoch", 0))) for tid, lines in records.items() if tid not in abandoned
-                   for r in lines}
+    json_epochs = {(tid, epoch) for tid, lines in records.items() if tid not in abandoned
+                   for r in lines for epoch in _epochs_of(r)}
     hist_keys = [] if history is None else list(zip(history.trial_id, history.epoch.astype(int)))
     out.update({
         "rows": len(table), "completed": len(done), "statuses": table.status.value_counts().to_dict(),

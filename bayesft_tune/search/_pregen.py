@@ -29,8 +29,8 @@ The policy (``max_concurrent > 1`` and ``prefetch``):
 * The GP steps that overlap running trials use one torch thread (the setting is the
   process's: the driver runs no other torch work while trials run). The trials hold the
   cores; a second OpenMP thread of the GP, preempted by a trial, kept the first waiting at
-  every parallel region (GP total 31 s vs 15 s in the default search once trial workers ran
-  at nice 0).
+  every parallel region (GP total of the default search with its trials at nice 0: 30-31 s
+  on two threads, 23-26 s on one).
 * ``generation_seconds``: every Ax generation; ``blocking_seconds``: the time free slots
   waited for the GP: the generations made in Tune's thread, and from a free slot's first
   refusal (a generation in flight) to its candidate.

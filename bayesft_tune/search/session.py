@@ -12,7 +12,7 @@ import ray
 
 from bayesft_tune.search.preflight import check_ray_address
 
-__all__ = ["DEBUG_ENV", "LOCAL_RAY_CONFIG", "ray_environment", "ray_session"]
+__all__ = ["DEBUG_ENV", "LOCAL_RAY_CONFIG", "ray_environment", "ray_session", "scoped_environ"]
 
 DEBUG_ENV = "BAYESFT_DEBUG"
 """``1``: show Ray's own start-up logs and warnings (``bayesft-tune --debug``)."""
@@ -45,13 +45,11 @@ def ray_environment() -> None:
 
 
 @contextlib.contextmanager
-def _inherited(env: dict[str, str] | None) -> Iterator[None]:
-    """``env`` in this process's environment while a local Ray starts: its raylet, and so
-    every worker, inherits it. A job ``runtime_env`` would carry it too, but would also join
-    every worker's runtime environment, so no worker Ray starts without one could serve this
-    job; a cluster's workers still need the runtime_env."""
-    saved = {k: os.environ.get(k) for k in env or {}}
-    os.environ.update(env or {})
+def scoped_environ(values: dict[str, str] | None) -> Iterator[None]:
+    """``values`` in this process's environment for the block; each variable restored (or
+    removed) after it."""
+    saved = {k: os.environ.get(k) for k in values or {}}
+    os.environ.update(values or {})
     try:
         yield
     finally:
@@ -86,8 +84,11 @@ def ray_session(address: str | None = None, env: dict[str, str] | None = None) -
     if not address and saved is None:  # a local Ray only this process talks to needs no token
         os.environ["RAY_AUTH_MODE"] = "disabled"
     try:
+        # A local Ray's raylet, and so every worker, inherits this process's environment. A job
+        # runtime_env would carry ``env`` too, but would join every worker's runtime environment,
+        # so no worker Ray starts without one could serve this job; a cluster still needs it.
         own = {k: v for k, v in LOCAL_RAY_CONFIG.items() if k not in os.environ}  # the user's settings win
-        with _inherited({**own, **(env or {})} if not address else None):
+        with scoped_environ({**own, **(env or {})} if not address else None):
             ray.init(address=address or None, include_dashboard=False if not address else None,
                      log_to_driver=False, logging_level=logging.INFO if debug else logging.ERROR,
                      runtime_env={"env_vars": dict(env)} if env and address else None)

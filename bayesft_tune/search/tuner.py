@@ -19,6 +19,7 @@ from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.extensions import BestCheckpointBoard, search_parts
 from bayesft_tune.search.recorder import RUN_DIR_ENV, ParquetRecorder
 from bayesft_tune.search.searcher import AxSearcher
+from bayesft_tune.search.session import scoped_environ
 from bayesft_tune.storage import resolve
 from bayesft_tune.tasks.spec import TrialSpec
 from trainables import run_trial
@@ -94,18 +95,9 @@ def fit_environment(cfg: SearchConfig, run_dir: str) -> Iterator[None]:
     where the run directory lives now (:data:`RUN_DIR_ENV`) and how many trials may wait
     for their actors at once (:data:`PENDING_TRIALS_ENV`: the concurrency, unless the user
     set it). Both are restored afterwards."""
-    values = {RUN_DIR_ENV: run_dir, PENDING_TRIALS_ENV: os.environ.get(PENDING_TRIALS_ENV)
-              or str(cfg.searcher.concurrency)}
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
+    with scoped_environ({RUN_DIR_ENV: run_dir,
+                         PENDING_TRIALS_ENV: os.environ.get(PENDING_TRIALS_ENV) or str(cfg.searcher.concurrency)}):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def make_recorder(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> ParquetRecorder:
