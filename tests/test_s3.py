@@ -21,6 +21,7 @@ import pytest
 from bayesft_tune import storage
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.search.preflight import check_storage_writable
+from bayesft_tune.search.session import scoped_environ
 
 pytest.importorskip("moto")
 
@@ -57,20 +58,14 @@ def s3_endpoint(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
-    saved = {k: os.environ.get(k) for k in [*S3_ENV, "AWS_ENDPOINT_URL"]}
-    os.environ.update({**S3_ENV, "AWS_ENDPOINT_URL": endpoint})
     try:
-        _wait_listening(port, proc)
-        pafs.S3FileSystem(endpoint_override=endpoint, scheme="http", access_key="testing",
-                          secret_key="testing", region="us-east-1",
-                          allow_bucket_creation=True).create_dir(BUCKET)
-        yield endpoint
+        with scoped_environ({**S3_ENV, "AWS_ENDPOINT_URL": endpoint}):
+            _wait_listening(port, proc)
+            pafs.S3FileSystem(endpoint_override=endpoint, scheme="http", access_key="testing",
+                              secret_key="testing", region="us-east-1",
+                              allow_bucket_creation=True).create_dir(BUCKET)
+            yield endpoint
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
