@@ -95,10 +95,20 @@ def test_lost_or_truncated_tables_are_rebuilt_from_the_trials_results(finished, 
 
 @pytest.mark.slow
 def test_a_search_where_every_trial_fails_is_an_error_and_claims_no_table(ray_session, tmp_path):
-    cfg = SearchConfig(task="cifar10_vgg11", data_dir=str(tmp_path / "no-such-data"), trials=2, concurrency=1,
-                       epochs=1, samples=2, storage_path=str(tmp_path), name="nan", clean_guard=None,
-                       erm_baseline=False, max_failures=0, verbose=False)  # every trial fails to load its data
-    with pytest.raises(UserInputError, match="no trial of the search completed.*CIFAR10"):
+    cfg = SearchConfig(task="mnist_mlp", space="dropout", objective="drifted_loss", lr=1e30, trials=2,
+                       concurrency=1, epochs=1, samples=2, storage_path=str(tmp_path), name="nan", clean_guard=None,
+                       erm_baseline=False, max_failures=0, verbose=False)  # every trial's loss is non-finite
+    with pytest.raises(UserInputError, match="no trial of the search completed.*non-finite drifted_loss"):
         run_search(cfg)
     assert not (tmp_path / "nan" / "robustness.parquet").exists()
     assert (pd.read_parquet(tmp_path / "nan" / "trials.parquet").status == "failed").all()
+
+
+@pytest.mark.slow
+def test_a_local_search_whose_data_cannot_load_stops_before_any_trial(ray_session, tmp_path):
+    cfg = SearchConfig(task="cifar10_vgg11", data_dir=str(tmp_path / "no-such-data"), trials=2, concurrency=1,
+                       epochs=1, samples=2, storage_path=str(tmp_path), name="nodata", clean_guard=None,
+                       erm_baseline=False, verbose=False)  # the driver loads the trials' data (to share it) first
+    with pytest.raises(UserInputError, match="could not load CIFAR10 from .*no-such-data.*--data-dir"):
+        run_search(cfg)
+    assert not list((tmp_path / "nodata").glob("trial_*")) and not (tmp_path / "nodata" / "trials.parquet").exists()

@@ -15,6 +15,7 @@ import ray
 import torch
 from ray import tune
 
+from bayesft_tune.data import Splits
 from bayesft_tune.storage import join
 from bayesft_tune.storage import resolve as resolve_uri
 from bayesft_tune.tasks.checkpoint import load_state, save_state
@@ -132,15 +133,19 @@ def resolve_target(target: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def run_trial(config: dict) -> None:
-    """Function trainable of every task: ``config`` is ``TrialSpec.to_config(params)``."""
+def run_trial(config: dict, splits: Splits | None = None) -> None:
+    """Function trainable of every task: ``config`` is ``TrialSpec.to_config(params)``.
+
+    ``splits``: the task's data split when the search's driver shares the copy it loaded
+    (``tune.with_parameters``: one copy in Ray's object store); None: the worker loads it.
+    Task-specific trainables always load their own."""
     spec = TrialSpec.from_config(config)
     task = spec.get_task()
     if task.trainable is not None:
         return resolve_target(task.trainable)(config)
     set_threads_from_resources()
     knobs = spec.knobs(config)
-    trial = ClassificationTrial(spec, knobs, trial_device())
+    trial = ClassificationTrial(spec, knobs, trial_device(), splits)
     restore(trial.trainer)
     warm = warm_start(trial.trainer, config)
     batcher = EpochBatcher(lambda metrics, ckpt: report(trial.trainer, spec, knobs, {**metrics, **warm}, ckpt),

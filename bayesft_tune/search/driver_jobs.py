@@ -15,6 +15,7 @@ import pandas as pd
 import ray
 import torch
 
+from bayesft_tune.data import Splits
 from bayesft_tune.faults import pause_at
 from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
@@ -24,6 +25,7 @@ from bayesft_tune.storage import resolve, write_table
 from bayesft_tune.tasks.checkpoint import load_state
 from bayesft_tune.tasks.final import Candidate, FinalJob, Reference, erm_test_rows, run_final, train_reference
 from bayesft_tune.tasks.spec import TrialSpec
+from bayesft_tune.tasks.trial import cached_data
 from trainables._common import resolve_target
 
 __all__ = ["Prepared", "candidates", "final_tables", "in_thread", "min_clean", "ranked_trials", "reference",
@@ -72,10 +74,12 @@ def _threads(cfg: SearchConfig) -> int:
 @dataclass(frozen=True)
 class Prepared:
     """What a search prepares before its trials: the ERM reference (None if the search has
-    none) and, when computed ahead, ERM's rows of the test table."""
+    none) and, when computed ahead, ERM's rows of the test table and the trials' data split
+    (shared with the trial workers; None: each worker loads it)."""
 
     reference: Reference | None
     erm_rows: pd.DataFrame | None
+    splits: Splits | None = None
 
 
 def reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Reference | None:
@@ -139,8 +143,20 @@ def start_reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Callabl
 
     def prepare() -> Prepared:
         ref = reference(cfg, spec, run_dir)
-        return Prepared(ref, _call(cfg, _erm_rows, cfg, spec, ref))
+        return Prepared(ref, _call(cfg, _erm_rows, cfg, spec, ref), _trial_data(spec))
     return in_thread(prepare, "erm-reference")
+
+
+def _trial_data(spec: TrialSpec) -> Splits | None:
+    """The trials' data split, loaded once in the driver of a local CPU search (the reference
+    loaded it already) for the trial workers: each worker loading its own copy cost ~1.2
+    core-s at the start of its first trial (scikit-learn's import and the split, default
+    search), while both cores were busy booting the workers. None for a task with its own
+    trainable (it loads its data itself)."""
+    task = spec.get_task()
+    if task.trainable is not None:
+        return None
+    return cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
 
 
 def min_clean(cfg: SearchConfig, ref: Reference | None) -> float | None:

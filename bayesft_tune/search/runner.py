@@ -112,7 +112,8 @@ def _finish(cfg: SearchConfig, spec: TrialSpec, run_dir: str, trials: pd.DataFra
 
 def _run(cfg: SearchConfig, run_dir: str, fit, started: float, reference) -> Callable[[], SearchOutcome]:
     """Shared by a new and a resumed search, inside a Ray session (``reference``: waits for
-    the ERM reference and what comes with it, :func:`~bayesft_tune.search.driver_jobs.start_reference`).
+    the ERM reference and what comes with it, :func:`~bayesft_tune.search.driver_jobs.start_reference`;
+    ``fit(spec, floor, splits)`` runs the trials and returns Tune's result grid).
 
     Returns the function that waits for the outcome: on a local CPU search the final job runs
     in a driver thread, so it overlaps Ray's shutdown (1.4 s of the default search's wall);
@@ -122,7 +123,7 @@ def _run(cfg: SearchConfig, run_dir: str, fit, started: float, reference) -> Cal
     prepared = reference()
     floor = min_clean(cfg, prepared.reference)
     with fit_environment(cfg, run_dir):
-        grid = fit(spec, floor)
+        grid = fit(spec, floor, prepared.splits)
     raise_if_interrupted()  # a Ctrl-C during the trials: no final job, exit 130
     trials = _completed(run_dir, grid)
     top = candidates(cfg, spec, trials, grid, floor)  # checkpoints read while Ray is up
@@ -156,8 +157,8 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     remember_run_dir(run_dir)
     ref = start_reference(cfg, search_spec(cfg), run_dir)  # on a local CPU search, alongside Ray's start
     with ray_session(address, env={RUN_DIR_ENV: run_dir}):
-        outcome = _run(cfg, run_dir, lambda spec, floor: make_tuner(cfg, spec, name, run_dir, floor).fit(), started,
-                       ref)
+        outcome = _run(cfg, run_dir, lambda spec, floor, splits: make_tuner(cfg, spec, name, run_dir, floor,
+                                                                            splits).fit(), started, ref)
     return outcome()
 
 
@@ -169,12 +170,12 @@ def resume_search(run_dir: str, address: str | None = None) -> SearchOutcome:
     cfg = rundir.load_config(run_dir, address=address)
     remember_run_dir(run_dir)
 
-    def fit(spec: TrialSpec, floor):
+    def fit(spec: TrialSpec, floor, splits):
         if not tune.Tuner.can_restore(run_dir):  # killed before Tune saved its experiment: start it, here
             parent, name = posixpath.split(run_dir.rstrip("/"))
             return make_tuner(rundir.load_config(run_dir, address=address, storage_path=parent), spec, name,
-                              run_dir, floor).fit()
-        return tune.Tuner.restore(run_dir, trainable=trainable(cfg), resume_errored=True).fit()
+                              run_dir, floor, splits).fit()
+        return tune.Tuner.restore(run_dir, trainable=trainable(cfg, splits), resume_errored=True).fit()
 
     ref = start_reference(cfg, search_spec(cfg), run_dir)
     with ray_session(cfg.resources.address, env={RUN_DIR_ENV: run_dir}):

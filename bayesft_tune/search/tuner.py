@@ -14,6 +14,7 @@ from ray.tune.logger import JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import SearchGenerator
 
+from bayesft_tune.data import Splits
 from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.extensions import BestCheckpointBoard, search_parts
@@ -54,9 +55,11 @@ def search_spec(cfg: SearchConfig) -> TrialSpec:
     return cfg.trial_spec(eval_epochs(cfg, epochs))
 
 
-def trainable(cfg: SearchConfig):
-    """The trial function with its per-trial resources."""
-    return tune.with_resources(run_trial, {"cpu": cfg.resources.cpus_per_trial, "gpu": cfg.resources.gpus_per_trial})
+def trainable(cfg: SearchConfig, splits: Splits | None = None):
+    """The trial function with its per-trial resources; ``splits`` (the driver's copy of the
+    trials' data split, or None) reaches every trial through Ray's object store."""
+    fn = run_trial if splits is None else tune.with_parameters(run_trial, splits=splits)
+    return tune.with_resources(fn, {"cpu": cfg.resources.cpus_per_trial, "gpu": cfg.resources.gpus_per_trial})
 
 
 def _searcher(cfg: SearchConfig, spec: TrialSpec, floor: float | None, board: str | None) -> AxSearcher:
@@ -69,8 +72,9 @@ def _searcher(cfg: SearchConfig, spec: TrialSpec, floor: float | None, board: st
     return AxSearcher(spec.space.parameters(spec.get_task()), parts=parts, **kwargs)
 
 
-def make_tuner(cfg: SearchConfig, spec: TrialSpec, name: str, run_dir: str, floor: float | None) -> tune.Tuner:
-    """A new Tune experiment ``name`` under the search's storage path."""
+def make_tuner(cfg: SearchConfig, spec: TrialSpec, name: str, run_dir: str, floor: float | None,
+               splits: Splits | None = None) -> tune.Tuner:
+    """A new Tune experiment ``name`` under the search's storage path (``splits``: see :func:`trainable`)."""
     obj = spec.objective
     scheduler = (ASHAScheduler(time_attr="epoch", max_t=spec.epochs,
                                grace_period=max(1, spec.epochs // 4), reduction_factor=2)
@@ -79,7 +83,7 @@ def make_tuner(cfg: SearchConfig, spec: TrialSpec, name: str, run_dir: str, floo
     callbacks = [JsonLoggerCallback(), make_recorder(cfg, spec, run_dir), *([board] if board else [])]
     search_alg = RelocatableSearchGenerator(_searcher(cfg, spec, floor, board and name))
     return tune.Tuner(
-        trainable(cfg), param_space=spec.to_config(),
+        trainable(cfg, splits), param_space=spec.to_config(),
         tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=scheduler, num_samples=cfg.searcher.trials,
                                     metric=obj.name, mode=obj.direction, reuse_actors=True,
                                     trial_dirname_creator=_trial_dirname),

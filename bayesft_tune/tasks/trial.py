@@ -55,12 +55,15 @@ class ClassificationTrial:
         spec: the search's shared trial spec.
         knobs: this trial's knobs.
         device: where to train.
+        splits: the task's data split as :func:`cached_data` loads it for ``spec``, when the
+            caller holds it already (a search's driver shares its copy); None loads it here.
     """
 
-    def __init__(self, spec: TrialSpec, knobs: Knobs, device: torch.device) -> None:
+    def __init__(self, spec: TrialSpec, knobs: Knobs, device: torch.device, splits: Splits | None = None) -> None:
         self.spec, self.knobs, self.device = spec, knobs, device
         task = spec.get_task()
-        self.splits = cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
+        self.splits = splits if splits is not None else cached_data(task.dataset, spec.data_dir, spec.download,
+                                                                    spec.data_seed)
         torch.manual_seed(spec.train_seed)
         self.model = build_network(task, knobs)
         cfg = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=knobs.lr or spec.lr,
