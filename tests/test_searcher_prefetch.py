@@ -225,3 +225,22 @@ def test_state_saved_before_prefetch_still_restores():
     assert back._status == {0: "COMPLETED", 1: "RUNNING", 2: "RUNNING"}
     assert back.suggest("t2")[TRIAL_INDEX_KEY] == 2
     consistent(back)
+
+
+def test_the_gp_steps_of_a_search_run_numpy_and_scipy_blas_on_one_thread():
+    """OpenBLAS's spare threads spin after each call: ~4 core-s per default search, taken from trials."""
+    from threadpoolctl import threadpool_info
+
+    from bayesft_tune.search._ax import one_blas_thread
+
+    def blas_threads() -> dict[str, int]:
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    with one_blas_thread():
+        inside = blas_threads()
+    after = blas_threads()
+    assert inside and set(inside.values()) == {1}, inside  # SciPy's (loaded with Ax) and NumPy's alike
+    assert after.keys() == inside.keys()
+    with one_blas_thread():
+        pass
+    assert blas_threads() == after  # the previous limits come back

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
-from typing import Literal, Mapping, Sequence
+from typing import Iterator, Literal, Mapping, Sequence
+
+from threadpoolctl import threadpool_limits
 
 from bayesft_tune.tasks.space import ChoiceParam, Param, RangeParam
 
@@ -19,6 +22,23 @@ def quiet_ax() -> None:
     from ax.utils.common.logger import set_stderr_log_level  # lazy: Ax loads after the filters above
 
     set_stderr_log_level(logging.ERROR)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """NumPy's and SciPy's BLAS (OpenBLAS, loaded with Ax) on one thread for the block; the
+    previous limits after it.
+
+    OpenBLAS starts a thread per core and lets them spin-wait after every call for the next.
+    Over the default search's 30 GP steps (matrices of tens of rows: nothing to parallelise)
+    the spare thread burnt ~4 core-seconds, on a 2-core machine taken from the trials running
+    beside the GP (bench/RESULTS.md, round 6); torch's thread setting does not reach it.
+    """
+    quiet_ax()
+    import ax.api  # noqa: F401  lazy: loads SciPy's OpenBLAS (limits reach loaded libraries only) after quiet_ax
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def as_params(parameters: Sequence[Param] | Mapping[str, tuple[float, float]]) -> list[Param]:

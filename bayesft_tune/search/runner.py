@@ -20,6 +20,7 @@ from ray import tune
 
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.search import rundir
+from bayesft_tune.search._ax import one_blas_thread
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.driver_jobs import (Prepared, candidates, final_tables, in_thread, min_clean, ranked_trials,
                                              runs_in_driver, start_reference, write_pareto)
@@ -122,7 +123,7 @@ def _run(cfg: SearchConfig, run_dir: str, fit, started: float, reference) -> Cal
     spec = search_spec(cfg)
     prepared = reference()
     floor = min_clean(cfg, prepared.reference)
-    with fit_environment(cfg, run_dir):
+    with fit_environment(cfg, run_dir), one_blas_thread():
         grid = fit(spec, floor, prepared.splits)
     raise_if_interrupted()  # a Ctrl-C during the trials: no final job, exit 130
     trials = _completed(run_dir, grid)
