@@ -81,8 +81,8 @@ def _plain_candidates(cfg: SearchConfig, spec: TrialSpec, rows: list[dict], stat
     return tuple(Candidate(r.trial_id, float(r.objective_mean), states[r.trial_id]) for r in top.itertuples())
 
 
-def plain_search(task: str, trials: int, epochs: int | None, result: str) -> None:
-    """(b): the service's whole job, in order, in this process on one thread; writes ``result``."""
+def plain_search(task: str, seed: int, trials: int, epochs: int | None, result: str) -> None:
+    """(b): the service's whole job (search seed ``seed``), in order, in this process on one thread; writes ``result``."""
     t0, started = time.time(), time.perf_counter()
     import torch
 
@@ -95,7 +95,7 @@ def plain_search(task: str, trials: int, epochs: int | None, result: str) -> Non
 
     torch.set_num_threads(1)
     marks = {"imports": time.perf_counter()}
-    cfg = SearchConfig(task=task, trials=trials, epochs=epochs, verbose=False)
+    cfg = SearchConfig(task=task, seed=seed, trials=trials, epochs=epochs, verbose=False)
     spec = search_spec(cfg)
     reference = train_reference(spec, "cpu", 1)
     floor, obj = min_clean(cfg, reference), spec.objective

@@ -86,14 +86,14 @@ def service_shares(run_dir: Path, ray_dir: Path, proc: dict) -> dict[str, Any]:
             "trials_completed": int((trials.status == "completed").sum())}
 
 
-def run_service(task: str, args: argparse.Namespace, tmp: str) -> dict[str, Any]:
-    """(a): one default search as a whole process; its wall, breakdown and test AUC."""
+def run_service(task: str, seed: int, args: argparse.Namespace, tmp: str) -> dict[str, Any]:
+    """(a): one default search (search seed ``seed``) as a whole process; its wall, breakdown and test AUC."""
     import pandas as pd
 
     key = uuid.uuid4().hex[:6]  # RAY_TMPDIR stays short: Ray's socket paths must fit 107 bytes
     name, ray_dir = f"vs-plain-{task}-{key}", Path(tmp) / f"r{key}"
     cmd = [str(Path(sys.executable).parent / "bayesft-tune"), "search", "--task", task, "--storage-path",
-           os.path.join(tmp, "runs"), "--name", name, "--quiet", "--trials", str(args.trials)]
+           os.path.join(tmp, "runs"), "--name", name, "--quiet", "--trials", str(args.trials), "--seed", str(seed)]
     cmd += ["--epochs", str(args.epochs)] if args.epochs else []
     env = {**os.environ, "RAY_TMPDIR": str(ray_dir)}  # its own Ray session dir, to find its driver log
     proc = time_process(cmd, env, tmp)
@@ -105,10 +105,11 @@ def run_service(task: str, args: argparse.Namespace, tmp: str) -> dict[str, Any]
     return out
 
 
-def run_plain(task: str, args: argparse.Namespace, tmp: str) -> dict[str, Any]:
-    """(b): the plain loop as a whole process (``--plain``), on one core."""
+def run_plain(task: str, seed: int, args: argparse.Namespace, tmp: str) -> dict[str, Any]:
+    """(b): the plain loop (search seed ``seed``) as a whole process (``--plain``), on one core."""
     result = os.path.join(tmp, f"plain-{uuid.uuid4().hex[:8]}.json")
-    cmd = [sys.executable, str(SCRIPT), "--plain", "--task", task, "--trials", str(args.trials), "--result", result]
+    cmd = [sys.executable, str(SCRIPT), "--plain", "--task", task, "--seeds", str(seed), "--trials", str(args.trials),
+           "--result", result]
     cmd += ["--epochs", str(args.epochs)] if args.epochs else []
     proc = time_process(cmd, {**os.environ, "OMP_NUM_THREADS": "1"}, tmp)
     inner = json.loads(Path(result).read_text())

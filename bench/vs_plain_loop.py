@@ -32,8 +32,14 @@ search's printed ``wall time:`` (whole seconds, from before ``ray.init``) is kep
 cross-check. (b) times the same phases in-process. Both report the returned network's test
 AUC (mean accuracy over σ in [0, 1.5], ``paired.auc_of``) to show they did the same job.
 
-    python bench/vs_plain_loop.py [--tasks mnist_mlp,mnist_lenet5] [--repeats 2] [--trials 30]
+    python bench/vs_plain_loop.py [--tasks mnist_mlp,mnist_lenet5] [--seeds 0] [--repeats 2] [--trials 30]
         [--epochs N] [--background-load K] [--out bench/results/vs_plain_loop.json]
+
+``--seeds`` runs the pairs at each search seed (both sides' ``--seed``; the data split's seed
+stays 0). The two sides search differently (pending trials change Ax's proposals), so what
+their trials cost differs by seed: on LeNet5 the width knob changes a trial's compute
+several-fold. Beside the measured a/b the bench prints a *work-matched* estimate, a/b with
+(b)'s summed trial walls swapped for (a)'s (:func:`work_matched`).
 
 ``--background-load K`` runs K processes spinning a core each for the whole bench: the loaded
 machine of the throughput issue, made reproducible (both sides share it).
@@ -67,13 +73,28 @@ PARTITION = tuple(k for k in SHARES if k != "gp")
 
 
 # ---- summary ------------------------------------------------------------------------------------
+def work_matched(pair: dict) -> float:
+    """ESTIMATE of a/b had (b) trained (a)'s configurations: (a)'s wall over (b)'s wall with
+    (b)'s summed trial walls swapped for (a)'s. The two searches propose different
+    configurations (pending trials change Ax's proposals), and on LeNet5 the width knob
+    changes a trial's compute several-fold at a fixed parameter budget. (a)'s trial walls
+    include its workers' set-up and two trials sharing the cores, so the estimate leans
+    towards (b)."""
+    a, b = pair["a"], pair["b"]
+    return a["wall_s"] / (b["wall_s"] - b["trial_seconds_sum"] + a["trial_seconds_sum"])
+
+
 def summarize(task: str, pairs: list[dict]) -> dict[str, Any]:
-    """Walls, median a/b, test AUCs and each side's median share of its wall per phase."""
+    """Walls, median a/b, the work-matched estimate, test AUCs and each side's median share of its wall per phase."""
     ratios = [p["a"]["wall_s"] / p["b"]["wall_s"] for p in pairs]
-    out = {"task": task, "ratios": ratios, "median_ratio": statistics.median(ratios)}
+    matched = [work_matched(p) for p in pairs]
+    out = {"task": task, "seeds": [p.get("seed", 0) for p in pairs], "ratios": ratios,
+           "median_ratio": statistics.median(ratios), "work_matched": matched,
+           "median_work_matched": statistics.median(matched)}
     for side in "ab":
         runs = [p[side] for p in pairs]
         out[f"{side}_walls_s"], out[f"{side}_auc"] = [r["wall_s"] for r in runs], [r["auc"] for r in runs]
+        out[f"{side}_trial_sums_s"] = [r["trial_seconds_sum"] for r in runs]
         out[f"{side}_shares"] = {k: statistics.median(r["seconds"][k] / r["wall_s"] for r in runs) for k in SHARES}
     return out
 
@@ -81,10 +102,12 @@ def summarize(task: str, pairs: list[dict]) -> dict[str, Any]:
 def markdown(summaries: list[dict]) -> str:
     """Walls, ratio and AUC per task; then each side's share of its wall per phase, with how it was got."""
     f = lambda xs, d=1: ", ".join(f"{x:.{d}f}" for x in xs)  # noqa: E731
-    lines = ["| task | a walls (s) | b walls (s) | a/b per repeat | median a/b | test AUC a | test AUC b |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {s['task']} | {f(s['a_walls_s'])} | {f(s['b_walls_s'])} | {f(s['ratios'], 2)} | "
-              f"{s['median_ratio']:.2f} | {f(s['a_auc'], 4)} | {f(s['b_auc'], 4)} |" for s in summaries]
+    lines = ["| task | seeds | a walls (s) | b walls (s) | a/b per pair | median a/b | trial walls summed a (s) | "
+             "trial walls summed b (s) | work-matched a/b (estimate) | test AUC a | test AUC b |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {s['task']} | {', '.join(map(str, s['seeds']))} | {f(s['a_walls_s'])} | {f(s['b_walls_s'])} | "
+              f"{f(s['ratios'], 2)} | {s['median_ratio']:.2f} | {f(s['a_trial_sums_s'])} | {f(s['b_trial_sums_s'])} | "
+              f"{f(s['work_matched'], 2)} | {f(s['a_auc'], 4)} | {f(s['b_auc'], 4)} |" for s in summaries]
     lines += ["", "| task | " + " | ".join(LABELS) + " | rest |", "|---|" + "---|" * (len(SHARES) + 1)]
     for s, side in ((s, side) for s in summaries for side in "ab"):
         shares = s[f"{side}_shares"]
@@ -132,10 +155,11 @@ def bench(args: argparse.Namespace) -> None:
 def _pairs(args: argparse.Namespace, tmp: str, raw: dict, settings: dict) -> None:
     """The A B pairs of every task in turn; the tables printed at the end."""
     try:
-        for task, r in ((task, r) for task in args.tasks for r in range(args.repeats)):
-            a, b = run_service(task, args, tmp), run_plain(task, args, tmp)
-            raw.setdefault(task, []).append({"a": a, "b": b})
-            print(f"{task} repeat {r}: a {a['wall_s']:.1f} s, b {b['wall_s']:.1f} s", file=sys.stderr, flush=True)
+        for task, seed, r in ((t, s, r) for t in args.tasks for s in args.seeds for r in range(args.repeats)):
+            a, b = run_service(task, seed, args, tmp), run_plain(task, seed, args, tmp)
+            raw.setdefault(task, []).append({"seed": seed, "a": a, "b": b})
+            print(f"{task} seed {seed} repeat {r}: a {a['wall_s']:.1f} s, b {b['wall_s']:.1f} s", file=sys.stderr,
+                  flush=True)
             summaries = write_results(args.out, settings, raw)
     finally:
         if not args.keep:
@@ -146,18 +170,20 @@ def _pairs(args: argparse.Namespace, tmp: str, raw: dict, settings: dict) -> Non
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", type=lambda s: [t for t in s.split(",") if t], default=["mnist_mlp", "mnist_lenet5"])
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=2, help="pairs per task and seed")
+    ap.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",") if x], default=[0],
+                    help="search seeds (--seed of both sides), comma-separated; default 0")
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--epochs", type=int, default=None, help="default: the task's")
     ap.add_argument("--out", default=str(HERE.parent / "results" / "vs_plain_loop.json"))
     ap.add_argument("--keep", action="store_true", help="keep run directories and Ray session dirs")
     ap.add_argument("--background-load", type=int, default=0, metavar="K",
                     help="spin K extra Python processes during every run (a loaded machine; default 0)")
-    for hidden in ("--plain", "--task", "--result"):  # the (b) child process: --plain --task T --result FILE
+    for hidden in ("--plain", "--task", "--result"):  # the (b) child process: --plain --task T --seeds S --result FILE
         ap.add_argument(hidden, **({"action": "store_true"} if hidden == "--plain" else {}), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.plain:
-        plain_search(args.task, args.trials, args.epochs, args.result)
+        plain_search(args.task, args.seeds[0], args.trials, args.epochs, args.result)
     else:
         bench(args)
 
