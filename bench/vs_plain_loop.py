@@ -38,8 +38,8 @@ AUC (mean accuracy over σ in [0, 1.5], ``paired.auc_of``) to show they did the 
 ``--seeds`` runs the pairs at each search seed (both sides' ``--seed``; the data split's seed
 stays 0). The two sides search differently (pending trials change Ax's proposals), so what
 their trials cost differs by seed: on LeNet5 the width knob changes a trial's compute
-several-fold. Beside the measured a/b the bench prints a *work-matched* estimate, a/b with
-(b)'s summed trial walls swapped for (a)'s (:func:`work_matched`).
+several-fold. Beside a/b the bench prints both sides' summed trial walls and their ratio
+(:func:`trial_cost`); ``bench/replay_trials.py`` retrains a kept run's trials alone.
 
 ``--background-load K`` runs K processes spinning a core each for the whole bench: the loaded
 machine of the throughput issue, made reproducible (both sides share it).
@@ -73,24 +73,21 @@ PARTITION = tuple(k for k in SHARES if k != "gp")
 
 
 # ---- summary ------------------------------------------------------------------------------------
-def work_matched(pair: dict) -> float:
-    """ESTIMATE of a/b had (b) trained (a)'s configurations: (a)'s wall over (b)'s wall with
-    (b)'s summed trial walls swapped for (a)'s. The two searches propose different
-    configurations (pending trials change Ax's proposals), and on LeNet5 the width knob
-    changes a trial's compute several-fold at a fixed parameter budget. (a)'s trial walls
-    include its workers' set-up and two trials sharing the cores, so the estimate leans
-    towards (b)."""
-    a, b = pair["a"], pair["b"]
-    return a["wall_s"] / (b["wall_s"] - b["trial_seconds_sum"] + a["trial_seconds_sum"])
+def trial_cost(pair: dict) -> float:
+    """(a)'s summed trial walls over (b)'s. Above 1 when (a)'s trials took longer in all, for
+    two reasons this ratio does not separate: the configurations each search proposed (they
+    differ once pending trials change Ax's proposals; on LeNet5 the width knob changes a
+    trial's compute several-fold at a fixed parameter budget) and (a)'s own per-trial costs
+    (a worker setting up a trial, two trials and the driver's GP sharing the cores).
+    ``bench/replay_trials.py`` separates them for a kept run."""
+    return pair["a"]["trial_seconds_sum"] / pair["b"]["trial_seconds_sum"]
 
 
 def summarize(task: str, pairs: list[dict]) -> dict[str, Any]:
-    """Walls, median a/b, the work-matched estimate, test AUCs and each side's median share of its wall per phase."""
+    """Walls, median a/b, the trial-cost ratio, test AUCs and each side's median share of its wall per phase."""
     ratios = [p["a"]["wall_s"] / p["b"]["wall_s"] for p in pairs]
-    matched = [work_matched(p) for p in pairs]
     out = {"task": task, "seeds": [p.get("seed", 0) for p in pairs], "ratios": ratios,
-           "median_ratio": statistics.median(ratios), "work_matched": matched,
-           "median_work_matched": statistics.median(matched)}
+           "median_ratio": statistics.median(ratios), "trial_cost": [trial_cost(p) for p in pairs]}
     for side in "ab":
         runs = [p[side] for p in pairs]
         out[f"{side}_walls_s"], out[f"{side}_auc"] = [r["wall_s"] for r in runs], [r["auc"] for r in runs]
@@ -103,11 +100,11 @@ def markdown(summaries: list[dict]) -> str:
     """Walls, ratio and AUC per task; then each side's share of its wall per phase, with how it was got."""
     f = lambda xs, d=1: ", ".join(f"{x:.{d}f}" for x in xs)  # noqa: E731
     lines = ["| task | seeds | a walls (s) | b walls (s) | a/b per pair | median a/b | trial walls summed a (s) | "
-             "trial walls summed b (s) | work-matched a/b (estimate) | test AUC a | test AUC b |",
+             "trial walls summed b (s) | trial walls a/b | test AUC a | test AUC b |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {s['task']} | {', '.join(map(str, s['seeds']))} | {f(s['a_walls_s'])} | {f(s['b_walls_s'])} | "
               f"{f(s['ratios'], 2)} | {s['median_ratio']:.2f} | {f(s['a_trial_sums_s'])} | {f(s['b_trial_sums_s'])} | "
-              f"{f(s['work_matched'], 2)} | {f(s['a_auc'], 4)} | {f(s['b_auc'], 4)} |" for s in summaries]
+              f"{f(s['trial_cost'], 2)} | {f(s['a_auc'], 4)} | {f(s['b_auc'], 4)} |" for s in summaries]
     lines += ["", "| task | " + " | ".join(LABELS) + " | rest |", "|---|" + "---|" * (len(SHARES) + 1)]
     for s, side in ((s, side) for s in summaries for side in "ab"):
         shares = s[f"{side}_shares"]
@@ -162,7 +159,9 @@ def _pairs(args: argparse.Namespace, tmp: str, raw: dict, settings: dict) -> Non
                   flush=True)
             summaries = write_results(args.out, settings, raw)
     finally:
-        if not args.keep:
+        if args.keep:
+            print(f"run directories kept under {tmp}/runs (bench/replay_trials.py replays one)", file=sys.stderr)
+        else:
             shutil.rmtree(tmp, ignore_errors=True)
     print(markdown(summaries))
 
