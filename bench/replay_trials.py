@@ -54,6 +54,9 @@ def main() -> None:
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("--out", default=None, help="write the rows and sums as JSON here")
     args = ap.parse_args()
+    if not (args.run_dir / "trials.parquet").is_file() or not any(args.run_dir.glob("trial_*/params.json")):
+        ap.error(f"RUN_DIR must be a finished search's run directory (trials.parquet and trial_*/params.json); "
+                 f"got {str(args.run_dir)!r}. Fix: pass the directory `bayesft-tune search` printed as its run directory.")
     rows = replay(args.run_dir)
     sums = {k: sum(r[k] for r in rows) for k in ("replay_wall_s", "search_wall_s")}
     print(f"{len(rows)} trials: replayed alone {sums['replay_wall_s']:.1f} s; in the search {sums['search_wall_s']:.1f} s")
