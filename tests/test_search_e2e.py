@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import glob
 import math
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from bayesft_tune.mc_parts import plan_parts
 from bayesft_tune.objective import Objective
 from bayesft_tune.schema import HISTORY, ROBUSTNESS, SCHEMA_VERSION, SELECTION, TRIALS, VERSION_KEY
 from bayesft_tune.search.config import SearchConfig
+from bayesft_tune.search import rundir
+from bayesft_tune.search.driver_jobs import Prepared, final_job, min_clean
 from bayesft_tune.search.runner import run_search
+from bayesft_tune.search.tuner import search_spec
+from bayesft_tune.tasks.checkpoint import load_state
+from bayesft_tune.tasks.final import Candidate, run_final
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +58,28 @@ def test_small_search_writes_valid_tables_and_returns_a_reselected_network(ray_s
     assert robust[robust.method == "bayesft"].trial_id.iloc[0] == out.best["trial_id"]
     assert out.best["trial_id"] == selection[selection.chosen].trial_id.iloc[0]
     assert 0.5 < out.reference_clean_accuracy <= 1.0
+    _check_final_job_scored_ahead(cfg, out, str(run_dir), robust, selection)
+
+
+def _check_final_job_scored_ahead(cfg, out, run_dir: str, robust: pd.DataFrame, selection: pd.DataFrame) -> None:
+    """Part of the final job ran on the core the last trial left free, and the tables equal a
+    final job that scores everything itself (from the run's own checkpoints and reference)."""
+    spec, fin = search_spec(cfg), cfg.final
+    taken, scored = out.final_units
+    rescore_units = 1 + len(plan_parts(spec.objective.eval_sigmas, fin.robustness_samples))  # clean pass + parts
+    assert taken >= 1
+    assert taken + scored == 3 * rescore_units + len(plan_parts(fin.robustness_sigmas, fin.robustness_samples))
+    ref = rundir.load_reference(run_dir)
+    top = tuple(Candidate(r.trial_id, r.observed, load_state(_checkpoint_dir(run_dir, r.trial_id)))
+                for r in selection.itertuples())
+    again, reselected = run_final(final_job(cfg, spec, top, Prepared(ref, None), min_clean(cfg, ref)))
+    pd.testing.assert_frame_equal(reselected, selection, check_exact=True, check_dtype=False)
+    written = robust[again.columns]
+    pd.testing.assert_frame_equal(again.astype(written.dtypes.to_dict()), written, check_exact=True)
+
+
+def _checkpoint_dir(run_dir: str, trial_id: str) -> str:
+    return sorted(glob.glob(f"{run_dir}/trial_{trial_id}/checkpoint_*"))[-1]
 
 
 def test_failing_and_nan_trials_are_recorded_and_search_goes_on(ray_session, tmp_path):

@@ -4,6 +4,7 @@ the Pareto front. On a local CPU search they run in the driver, else as Ray task
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import tempfile
@@ -24,12 +25,13 @@ from bayesft_tune.seeds import stream_seed
 from bayesft_tune.storage import resolve, write_table
 from bayesft_tune.tasks.checkpoint import load_state
 from bayesft_tune.tasks.final import Candidate, FinalJob, Reference, erm_test_rows, run_final, train_reference
+from bayesft_tune.tasks.final_parts import UnitCache
 from bayesft_tune.tasks.spec import TrialSpec
 from bayesft_tune.tasks.trial import cached_data
 from trainables._common import resolve_target
 
-__all__ = ["Prepared", "candidates", "final_tables", "in_thread", "min_clean", "ranked_trials", "reference",
-           "runs_in_driver", "say", "start_reference", "write_pareto"]
+__all__ = ["Prepared", "ahead_job", "candidates", "final_job", "final_tables", "in_thread", "min_clean", "ranked_trials",
+           "reference", "runs_in_driver", "say", "start_reference", "write_pareto"]
 
 T = TypeVar("T")
 
@@ -101,9 +103,8 @@ def _erm_rows(cfg: SearchConfig, spec: TrialSpec, ref: Reference | None) -> pd.D
     fin = cfg.final
     if ref is None or not fin.erm_baseline:
         return None
-    torch.set_num_threads(_threads(cfg))  # as the final job would (same numbers)
     return erm_test_rows(spec, ref, tuple(fin.robustness_sigmas), fin.robustness_samples,
-                         stream_seed(cfg.searcher.seed, "test"))
+                         stream_seed(cfg.searcher.seed, "test"), threads=_threads(cfg))
 
 
 def in_thread(fn: Callable[[], T], name: str) -> Callable[[], T]:
@@ -190,20 +191,38 @@ def candidates(cfg: SearchConfig, spec: TrialSpec, trials: pd.DataFrame, grid, f
     return tuple(out)
 
 
-def final_tables(cfg: SearchConfig, spec: TrialSpec, top: tuple[Candidate, ...], prepared: Prepared,
-                 floor: float | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(robustness, selection)``: the top trials (:func:`candidates`) re-scored with fresh
-    validation draws, and the returned network (and ERM) on the test split with independent draws."""
+def final_job(cfg: SearchConfig, spec: TrialSpec, top: tuple[Candidate, ...], prepared: Prepared,
+              floor: float | None) -> FinalJob:
+    """The final job's inputs: re-select among ``top``, score the returned network (and ERM) on test."""
     fin, seed = cfg.final, cfg.searcher.seed
-    job = FinalJob(spec, top, fin.erm_baseline, prepared.reference, tuple(fin.robustness_sigmas),
-                   fin.robustness_samples, stream_seed(seed, "reselect"), stream_seed(seed, "test"), floor,
-                   threads=_threads(cfg), erm_rows=prepared.erm_rows)
+    return FinalJob(spec, top, fin.erm_baseline, prepared.reference, tuple(fin.robustness_sigmas),
+                    fin.robustness_samples, stream_seed(seed, "reselect"), stream_seed(seed, "test"), floor,
+                    threads=_threads(cfg), erm_rows=prepared.erm_rows)
+
+
+def ahead_job(cfg: SearchConfig, spec: TrialSpec, prepared: Prepared, floor: float | None) -> FinalJob | None:
+    """The final job's template for scoring ahead in the tail (:mod:`~bayesft_tune.search.tail`),
+    or None where it does not apply: trials one at a time (no tail), the final job not in
+    this process, or a task with its own final job."""
+    if cfg.searcher.concurrency < 2 or not runs_in_driver(cfg) or spec.get_task().robustness:
+        return None
+    return final_job(cfg, spec, (), prepared, floor)
+
+
+def final_tables(cfg: SearchConfig, spec: TrialSpec, top: tuple[Candidate, ...], prepared: Prepared,
+                 floor: float | None, cache: UnitCache | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(robustness, selection)``: the top trials (:func:`candidates`) re-scored with fresh
+    validation draws, and the returned network (and ERM) on the test split with independent
+    draws (``cache``: units scored ahead in the driver, :mod:`~bayesft_tune.search.tail`)."""
+    fin = cfg.final
+    job = final_job(cfg, spec, top, prepared, floor)
     task = spec.get_task()
     say(cfg, f"re-scoring the top {len(top)} trials with fresh validation draws; test table "
              f"(T = {fin.robustness_samples}, σ = {', '.join(f'{x:g}' for x in fin.robustness_sigmas)})")
     pause_at("final")  # test hook (bayesft_tune/faults.py), off unless BAYESFT_PAUSE_AT is set
-    final = resolve_target(task.robustness) if task.robustness else run_final
-    return _call(cfg, final, job)
+    if task.robustness:
+        return _call(cfg, resolve_target(task.robustness), job)
+    return _call(cfg, functools.partial(run_final, cache=cache) if cache is not None else run_final, job)
 
 
 def write_pareto(cfg: SearchConfig, run_dir: str, trials: pd.DataFrame) -> pd.DataFrame:

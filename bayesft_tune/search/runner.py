@@ -22,18 +22,20 @@ from bayesft_tune.errors import UserInputError
 from bayesft_tune.search import rundir
 from bayesft_tune.search._ax import one_blas_thread
 from bayesft_tune.search.config import SearchConfig
-from bayesft_tune.search.driver_jobs import (Prepared, candidates, final_tables, in_thread, min_clean, ranked_trials,
-                                             runs_in_driver, start_reference, write_pareto)
+from bayesft_tune.search.driver_jobs import (Prepared, ahead_job, candidates, final_tables, in_thread, min_clean,
+                                             ranked_trials, runs_in_driver, start_reference, write_pareto)
 from bayesft_tune.search.interrupt import raise_if_interrupted, remember_run_dir
 from bayesft_tune.search.preflight import check_ray_address, check_resources, check_storage_writable
 from bayesft_tune.search.recorder import RUN_DIR_ENV
 from bayesft_tune.search.repair import rebuild_from_results
 from bayesft_tune.search.session import ray_session
+from bayesft_tune.search.tail import scoring_ahead
 from bayesft_tune.search.tuner import eval_epochs, fit_environment, make_recorder, make_tuner, search_spec, trainable
 from bayesft_tune.search.tuner import RelocatableSearchGenerator  # noqa: F401  (tuner.pkl of runs started before
 # the runner was split names it here: kept so --resume of those runs unpickles)
 from bayesft_tune.storage import join, read_table, write_table
 from bayesft_tune.tasks.final import Candidate
+from bayesft_tune.tasks.final_parts import UnitCache
 from bayesft_tune.tasks.spec import TrialSpec
 
 __all__ = ["SearchOutcome", "eval_epochs", "ranked_trials", "repair_run", "resume_search", "run_search"]
@@ -54,6 +56,9 @@ class SearchOutcome:
         searcher_blocking_seconds: GP blocking a slot: the part of ``searcher_seconds`` spent
             in Tune's thread while a free slot waited.
         pareto: the observed Pareto front (``multi_objective`` searches; else None).
+        final_units: ``(taken, scored)``: the final job's scoring units taken from those scored
+            ahead while the last trials ran, and those it scored after them ((0, 0) when
+            nothing was scored ahead: trials one at a time, or the final job not in this process).
     """
 
     run_dir: str
@@ -66,6 +71,7 @@ class SearchOutcome:
     searcher_seconds: float
     pareto: pd.DataFrame | None = None
     searcher_blocking_seconds: float = math.nan
+    final_units: tuple[int, int] = (0, 0)
 
 
 def repair_run(run_dir: str) -> tuple[int, int]:
@@ -96,9 +102,9 @@ def _completed(run_dir: str, grid) -> pd.DataFrame:
 
 
 def _finish(cfg: SearchConfig, spec: TrialSpec, run_dir: str, trials: pd.DataFrame, top: tuple[Candidate, ...],
-            prepared: Prepared, floor, started) -> SearchOutcome:
+            prepared: Prepared, floor, started, scored: UnitCache | None) -> SearchOutcome:
     ref = prepared.reference
-    robustness, selection = final_tables(cfg, spec, top, prepared, floor)
+    robustness, selection = final_tables(cfg, spec, top, prepared, floor, scored)
     for frame, table in ((robustness, "robustness"), (selection, "selection")):
         if not frame.empty:
             write_table(frame, run_dir, table)
@@ -108,7 +114,7 @@ def _finish(cfg: SearchConfig, spec: TrialSpec, run_dir: str, trials: pd.DataFra
     gp_total, gp_blocking = rundir.searcher_times(run_dir)
     return SearchOutcome(run_dir, best, trials, robustness, selection,
                          ref.clean_accuracy if ref else math.nan, time.perf_counter() - started,
-                         gp_total, pareto, gp_blocking)
+                         gp_total, pareto, gp_blocking, scored.final_units() if scored is not None else (0, 0))
 
 
 def _run(cfg: SearchConfig, run_dir: str, fit, started: float, reference) -> Callable[[], SearchOutcome]:
@@ -123,12 +129,13 @@ def _run(cfg: SearchConfig, run_dir: str, fit, started: float, reference) -> Cal
     spec = search_spec(cfg)
     prepared = reference()
     floor = min_clean(cfg, prepared.reference)
-    with fit_environment(cfg, run_dir), one_blas_thread():
+    with fit_environment(cfg, run_dir), one_blas_thread(), \
+            scoring_ahead(run_dir, ahead_job(cfg, spec, prepared, floor)) as scored:
         grid = fit(spec, floor, prepared.splits)
     raise_if_interrupted()  # a Ctrl-C during the trials: no final job, exit 130
     trials = _completed(run_dir, grid)
     top = candidates(cfg, spec, trials, grid, floor)  # checkpoints read while Ray is up
-    finish = functools.partial(_finish, cfg, spec, run_dir, trials, top, prepared, floor, started)
+    finish = functools.partial(_finish, cfg, spec, run_dir, trials, top, prepared, floor, started, scored)
     if runs_in_driver(cfg):
         return in_thread(finish, "final-job")
     outcome = finish()

@@ -42,12 +42,19 @@ def _selection_text(selection: pd.DataFrame) -> str:
             f"{chosen.observed:.4f} observed)")
 
 
+def _ahead_text(units: tuple[int, int]) -> str:
+    taken, scored = units
+    if not taken + scored:
+        return ""
+    return f"; final job: {taken} of {taken + scored} units scored on the free core while the last trials ran"
+
+
 def outcome_text(outcome) -> str:
     """Run directory, wall time, the returned trial and the test robustness table."""
     lines = [f"\nrun directory: {outcome.run_dir}",
              f"wall time: {outcome.wall_time_s:.0f} s (Ax searcher: GP total {outcome.searcher_seconds:.1f} s, "
              f"GP blocking a slot {outcome.searcher_blocking_seconds:.1f} s); "
-             f"trials: {outcome.trials.status.value_counts().to_dict()}"]
+             f"trials: {outcome.trials.status.value_counts().to_dict()}" + _ahead_text(outcome.final_units)]
     if outcome.best is None:
         lines.append("no trial completed; see the error column of trials.parquet")
         return "\n".join(lines)

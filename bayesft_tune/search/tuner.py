@@ -5,6 +5,7 @@ and a search generator that follows a moved run directory on ``--resume``."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import posixpath
 from typing import Iterator
@@ -17,10 +18,12 @@ from ray.tune.search import SearchGenerator
 from bayesft_tune.data import Splits
 from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
+from bayesft_tune.search.driver_jobs import ranked_trials
 from bayesft_tune.search.extensions import BestCheckpointBoard, search_parts
 from bayesft_tune.search.recorder import RUN_DIR_ENV, ParquetRecorder
 from bayesft_tune.search.searcher import AxSearcher
 from bayesft_tune.search.session import scoped_environ
+from bayesft_tune.search.tail import TailScorer
 from bayesft_tune.storage import resolve
 from bayesft_tune.tasks.spec import TrialSpec
 from trainables import run_trial
@@ -80,7 +83,10 @@ def make_tuner(cfg: SearchConfig, spec: TrialSpec, name: str, run_dir: str, floo
                                grace_period=max(1, spec.epochs // 4), reduction_factor=2)
                  if cfg.searcher.scheduler == "asha" else None)
     board = BestCheckpointBoard(obj.name, obj.direction, key=name) if cfg.warm_start.mode == "warm_start" else None
-    callbacks = [JsonLoggerCallback(), make_recorder(cfg, spec, run_dir), *([board] if board else [])]
+    recorder = make_recorder(cfg, spec, run_dir)
+    tail = TailScorer(recorder, functools.partial(ranked_trials, direction=obj.direction, floor=floor),
+                      cfg.final.reselect_top_k, cfg.searcher.trials, cfg.searcher.concurrency)
+    callbacks = [JsonLoggerCallback(), recorder, tail, *([board] if board else [])]
     search_alg = RelocatableSearchGenerator(_searcher(cfg, spec, floor, board and name))
     return tune.Tuner(
         trainable(cfg, splits), param_space=spec.to_config(),

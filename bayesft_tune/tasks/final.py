@@ -14,17 +14,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import pandas as pd
 import torch
 
 from bayesft_tune.evaluation import as_batches, evaluate_under_drift, score_batches, summarize_drift
 from bayesft_tune.methods import MethodConfig, get_method
-from bayesft_tune.tasks.checkpoint import model_from_state
+from bayesft_tune.tasks.final_parts import Scorer, Scoring, UnitCache, from_checkpoint, start_units, unit_pool
 from bayesft_tune.tasks.spec import TrialSpec
-from bayesft_tune.tasks.trial import cached_data, drift_metrics
+from bayesft_tune.tasks.trial import cached_data
 
-__all__ = ["Candidate", "FinalJob", "Reference", "erm_test_rows", "robustness_rows", "run_final", "train_reference"]
+__all__ = ["Candidate", "FinalJob", "Reference", "erm_test_rows", "label_rows", "robustness_rows", "run_final",
+           "score_ahead", "train_reference"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class FinalJob:
         sigmas, samples: σ grid and T of the test table and of re-selection.
         reselect_seed, test_seed: seed streams of re-selection and test draws.
         min_clean_accuracy: candidates below it are not returned (guard); None: no guard.
+        threads: threads that score the job's units (one torch thread each).
+        device: where the networks are scored.
         erm_rows: ERM's test rows computed ahead (:func:`erm_test_rows`, while Ray started);
             None: computed here.
     """
@@ -89,7 +93,13 @@ def robustness_rows(model, data, sigmas, samples: int, drift: str, seed: int, me
                     trial_id: str | None, data_seed: int, split: str = "test") -> pd.DataFrame:
     """Schema ``ROBUSTNESS`` rows of one network over the σ grid (draws seeded by ``seed``)."""
     frame = evaluate_under_drift(model, data, list(sigmas), samples=samples, drift=drift, seed=seed)
-    out = summarize_drift(frame)
+    return label_rows(summarize_drift(frame), method, trial_id, drift, data_seed, split)
+
+
+def label_rows(summary: pd.DataFrame, method: str, trial_id: str | None, drift: str, data_seed: int,
+               split: str = "test") -> pd.DataFrame:
+    """Schema ``ROBUSTNESS`` rows: a :func:`summarize_drift` frame with what it describes in front."""
+    out = summary.copy()
     for i, (col, value) in enumerate((("method", method), ("trial_id", trial_id), ("split", split),
                                       ("drift", drift), ("data_seed", int(data_seed)))):
         out.insert(i, col, value)
@@ -97,56 +107,100 @@ def robustness_rows(model, data, sigmas, samples: int, drift: str, seed: int, me
 
 
 def erm_test_rows(spec: TrialSpec, reference: Reference, sigmas, samples: int, test_seed: int,
-                  device: str = "cpu") -> pd.DataFrame:
-    """The ERM reference's rows of the test table: schema ``ROBUSTNESS``, method ``erm``."""
+                  device: str = "cpu", threads: int = 1) -> pd.DataFrame:
+    """The ERM reference's rows of the test table: schema ``ROBUSTNESS``, method ``erm``
+    (scored on ``threads`` threads of one torch thread each: the same numbers for any count)."""
     task = spec.get_task()
     splits = cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
-    erm = task.build()
-    erm.load_state_dict(reference.state)
-    return robustness_rows(erm.eval().to(device), splits.test, sigmas, samples, spec.drift, test_seed, "erm", None,
-                           spec.data_seed)
+
+    def build():
+        erm = task.build()
+        erm.load_state_dict(reference.state)
+        return erm
+    torch.set_num_threads(1)
+    scorer = Scorer(spec, {"test": splits.test}, {"erm": build}, UnitCache(), device)
+    with unit_pool(threads, device) as pool:
+        frame = scorer.frame(Scoring("erm", "test", tuple(sigmas), samples, test_seed), pool)
+    return label_rows(summarize_drift(frame), "erm", None, spec.drift, spec.data_seed)
 
 
-def _reselect(job: FinalJob, splits) -> pd.DataFrame:
-    """Re-score every candidate on validation with fresh draws; one row each."""
-    rows = []
-    val = as_batches(splits.val, job.spec.get_task().eval_batch_size, torch.device(job.device))
-    for rank, cand in enumerate(job.candidates):
-        model = model_from_state(cand.state).to(job.device)
-        _, clean = score_batches(model, val)
-        scores = drift_metrics(model, splits.val, job.spec.objective, job.spec.drift, job.reselect_seed,
-                               samples=job.samples)
-        name = job.spec.objective.name
-        rows.append({"trial_id": cand.trial_id, "observed_rank": rank, "observed": cand.objective,
-                     "reselected": scores[name], "reselected_sem": scores[f"{name}_sem"],
-                     "clean_accuracy": clean,
-                     "feasible": job.min_clean_accuracy is None or clean >= job.min_clean_accuracy})
-    frame = pd.DataFrame(rows)
+def _scorer(job: FinalJob, splits, cache: UnitCache) -> Scorer:
+    builders = {c.trial_id: from_checkpoint(c.state) for c in job.candidates}
+    return Scorer(job.spec, {"val": splits.val, "test": splits.test}, builders, cache, job.device)
+
+
+def _test_scoring(job: FinalJob, name: str) -> Scoring:
+    return Scoring(name, "test", tuple(job.sigmas), job.samples, job.test_seed)
+
+
+def _selection(job: FinalJob, scores: list[dict]) -> pd.DataFrame:
+    """One row per candidate (its re-scores ``scores``), the best feasible one ``chosen``."""
+    floor = job.min_clean_accuracy
+    frame = pd.DataFrame([{"trial_id": c.trial_id, "observed_rank": rank, "observed": c.objective,
+                           "reselected": s["reselected"], "reselected_sem": s["reselected_sem"],
+                           "clean_accuracy": s["clean_accuracy"],
+                           "feasible": floor is None or s["clean_accuracy"] >= floor}
+                          for rank, (c, s) in enumerate(zip(job.candidates, scores))])
     ok = frame[frame.feasible] if frame.feasible.any() else frame
     best = ok.reselected.idxmin() if job.spec.objective.direction == "min" else ok.reselected.idxmax()
     return frame.assign(chosen=frame.index == best)
 
 
-def run_final(job: FinalJob) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _chosen(selection: pd.DataFrame) -> str:
+    return str(selection[selection.chosen].trial_id.iloc[0])
+
+
+def run_final(job: FinalJob, cache: UnitCache | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Re-select among the candidates, then score the chosen network and ERM on test.
+
+    The work runs as units on ``job.threads`` threads of one torch thread each
+    (:mod:`~bayesft_tune.tasks.final_parts`); units ``cache`` holds already (scored ahead by
+    :func:`score_ahead`) are not scored again. The tables do not depend on either.
 
     Returns:
         ``(robustness rows, selection rows)``; selection has one row per candidate with
         ``observed``, ``reselected`` (``_sem``), ``clean_accuracy``, ``feasible``, ``chosen``.
     """
-    torch.set_num_threads(max(1, job.threads))
+    torch.set_num_threads(1)
     spec = job.spec
     task = spec.get_task()
-    splits = cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
+    scorer = _scorer(job, cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed),
+                     cache if cache is not None else UnitCache())
     parts, selection = [], pd.DataFrame()
-    if job.candidates:
-        selection = _reselect(job, splits)
-        chosen = selection[selection.chosen].iloc[0]
-        state = next(c.state for c in job.candidates if c.trial_id == chosen.trial_id)
-        parts.append(robustness_rows(model_from_state(state).to(job.device), splits.test, job.sigmas,
-                                     job.samples, spec.drift, job.test_seed, "bayesft", str(chosen.trial_id),
-                                     spec.data_seed))
+    with unit_pool(job.threads, job.device) as pool:
+        if job.candidates:
+            for c in job.candidates:  # every candidate's units queued before the first is awaited
+                start_units(scorer.cache, scorer.reselect_units(c.trial_id, job.reselect_seed, job.samples), pool)
+            selection = _selection(job, [scorer.reselect(c.trial_id, job.reselect_seed, job.samples, pool)
+                                         for c in job.candidates])
+            chosen = _chosen(selection)
+            frame = scorer.frame(_test_scoring(job, chosen), pool)
+            parts.append(label_rows(summarize_drift(frame), "bayesft", chosen, spec.drift, spec.data_seed))
     if job.erm and job.reference is not None:
         parts.append(job.erm_rows if job.erm_rows is not None else
-                     erm_test_rows(spec, job.reference, job.sigmas, job.samples, job.test_seed, job.device))
+                     erm_test_rows(spec, job.reference, job.sigmas, job.samples, job.test_seed, job.device,
+                                   job.threads))
     return (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()), selection
+
+
+def score_ahead(job: FinalJob, cache: UnitCache, keep_going: Callable[[], bool]) -> None:
+    """Score, in this thread, the units the final job would need if the search ended now:
+    the candidates' re-scores, then the test parts of the one they choose. Stops between
+    units once ``keep_going()`` is false; every unit it finishes stays in ``cache``."""
+    torch.set_num_threads(1)
+    spec = job.spec
+    task = spec.get_task()
+    scorer = _scorer(job, cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed), cache)
+    for c in job.candidates:
+        for key, unit in scorer.reselect_units(c.trial_id, job.reselect_seed, job.samples).items():
+            if not keep_going():
+                return
+            cache.value(key, unit)
+    if not job.candidates:
+        return
+    scores = [scorer.reselect(c.trial_id, job.reselect_seed, job.samples, None) for c in job.candidates]
+    chosen = _chosen(_selection(job, scores))
+    for key, unit in scorer.frame_units(_test_scoring(job, chosen)).items():
+        if not keep_going():
+            return
+        cache.value(key, unit)
