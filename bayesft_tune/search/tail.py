@@ -93,8 +93,11 @@ class Ahead:
                 if self._stopped:
                     return
                 version, top = self._plan
-            job = dataclasses.replace(self.job, candidates=tuple(self._candidate(*t) for t in top))
-            score_ahead(job, self.cache, lambda: self._current(version))
+            try:
+                job = dataclasses.replace(self.job, candidates=tuple(self._candidate(*t) for t in top))
+                score_ahead(job, self.cache, lambda: self._current(version))
+            except Exception:  # noqa: BLE001  (an optimisation: the final job meets, and reports, the same error)
+                return
             done = version
             with self._wake:
                 if self._plan[0] == done:
