@@ -124,9 +124,13 @@ def erm_test_rows(spec: TrialSpec, reference: Reference, sigmas, samples: int, t
     return label_rows(summarize_drift(frame), "erm", None, spec.drift, spec.data_seed)
 
 
-def _scorer(job: FinalJob, splits, cache: UnitCache) -> Scorer:
+def _scorer(job: FinalJob, cache: UnitCache) -> Scorer:
+    """The job's units on its splits (validation and test), its candidates built from their checkpoints."""
+    spec = job.spec
+    task = spec.get_task()
+    splits = cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
     builders = {c.trial_id: from_checkpoint(c.state) for c in job.candidates}
-    return Scorer(job.spec, {"val": splits.val, "test": splits.test}, builders, cache, job.device)
+    return Scorer(spec, {"val": splits.val, "test": splits.test}, builders, cache, job.device)
 
 
 def _test_scoring(job: FinalJob, name: str) -> Scoring:
@@ -146,8 +150,22 @@ def _selection(job: FinalJob, scores: list[dict]) -> pd.DataFrame:
     return frame.assign(chosen=frame.index == best)
 
 
-def _chosen(selection: pd.DataFrame) -> str:
-    return str(selection[selection.chosen].trial_id.iloc[0])
+def _reselection(job: FinalJob, scorer: Scorer, pool) -> tuple[pd.DataFrame, str]:
+    """``(selection rows, chosen trial id)``: every candidate's units started before the first is awaited."""
+    for c in job.candidates:
+        start_units(scorer.cache, scorer.reselect_units(c.trial_id, job.reselect_seed, job.samples), pool)
+    selection = _selection(job, [scorer.reselect(c.trial_id, job.reselect_seed, job.samples, pool)
+                                 for c in job.candidates])
+    return selection, str(selection[selection.chosen].trial_id.iloc[0])
+
+
+def _in_turn(cache: UnitCache, units: dict, keep_going: Callable[[], bool]) -> bool:
+    """Score ``units`` one after another in this thread while ``keep_going()``; whether all were."""
+    for key, unit in units.items():
+        if not keep_going():
+            return False
+        cache.value(key, unit)
+    return True
 
 
 def run_final(job: FinalJob, cache: UnitCache | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -163,17 +181,11 @@ def run_final(job: FinalJob, cache: UnitCache | None = None) -> tuple[pd.DataFra
     """
     torch.set_num_threads(1)
     spec = job.spec
-    task = spec.get_task()
-    scorer = _scorer(job, cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed),
-                     cache if cache is not None else UnitCache())
+    scorer = _scorer(job, cache if cache is not None else UnitCache())
     parts, selection = [], pd.DataFrame()
     with unit_pool(job.threads, job.device) as pool:
         if job.candidates:
-            for c in job.candidates:  # every candidate's units queued before the first is awaited
-                start_units(scorer.cache, scorer.reselect_units(c.trial_id, job.reselect_seed, job.samples), pool)
-            selection = _selection(job, [scorer.reselect(c.trial_id, job.reselect_seed, job.samples, pool)
-                                         for c in job.candidates])
-            chosen = _chosen(selection)
+            selection, chosen = _reselection(job, scorer, pool)
             frame = scorer.frame(_test_scoring(job, chosen), pool)
             parts.append(label_rows(summarize_drift(frame), "bayesft", chosen, spec.drift, spec.data_seed))
     if job.erm and job.reference is not None:
@@ -188,19 +200,10 @@ def score_ahead(job: FinalJob, cache: UnitCache, keep_going: Callable[[], bool])
     the candidates' re-scores, then the test parts of the one they choose. Stops between
     units once ``keep_going()`` is false; every unit it finishes stays in ``cache``."""
     torch.set_num_threads(1)
-    spec = job.spec
-    task = spec.get_task()
-    scorer = _scorer(job, cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed), cache)
+    scorer = _scorer(job, cache)
+    units = {}
     for c in job.candidates:
-        for key, unit in scorer.reselect_units(c.trial_id, job.reselect_seed, job.samples).items():
-            if not keep_going():
-                return
-            cache.value(key, unit)
-    if not job.candidates:
-        return
-    scores = [scorer.reselect(c.trial_id, job.reselect_seed, job.samples, None) for c in job.candidates]
-    chosen = _chosen(_selection(job, scores))
-    for key, unit in scorer.frame_units(_test_scoring(job, chosen)).items():
-        if not keep_going():
-            return
-        cache.value(key, unit)
+        units.update(scorer.reselect_units(c.trial_id, job.reselect_seed, job.samples))
+    if job.candidates and _in_turn(cache, units, keep_going):
+        _, chosen = _reselection(job, scorer, None)  # every unit cached: no scoring here
+        _in_turn(cache, scorer.frame_units(_test_scoring(job, chosen)), keep_going)
