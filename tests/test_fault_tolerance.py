@@ -69,35 +69,65 @@ def _wait(condition, proc: subprocess.Popen, timeout: float = 400) -> None:
     raise TimeoutError("condition not reached")
 
 
-def _trial_on(raylet_pid: int) -> bool:
-    """A Tune trial actor under this raylet is training: busy, not a reused actor idling
-    between trials (killing the node then loses no trial, and nothing is retried)."""
+def _busy_actors(raylet_pid: int, last: dict[int, tuple[float, float]]) -> set[int]:
+    """PIDs of the Tune trial actors under this raylet that used more than half a core since the last
+    call (``last`` keeps each actor's CPU seconds and the time they were read)."""
+    busy = set()
     try:
         children = psutil.Process(raylet_pid).children(recursive=True)
-        actors = [c for c in children if "ImplicitFunc" in " ".join(c.cmdline())]
-        return any(c.cpu_percent(interval=0.3) > 50 for c in actors)
     except psutil.Error:
-        return False
+        return busy
+    for child in children:
+        try:
+            if "ImplicitFunc" not in " ".join(child.cmdline()):
+                continue
+            cpu, now = sum(child.cpu_times()[:2]), time.monotonic()
+        except psutil.Error:
+            continue
+        before = last.get(child.pid, (0.0, now - 1.0))  # an actor seen for the first time is starting: busy
+        last[child.pid] = (cpu, now)
+        if cpu - before[0] > 0.5 * (now - before[1]):
+            busy.add(child.pid)
+    return busy
+
+
+def _kill_when_a_trial_starts_on(raylet_pid: int, proc: subprocess.Popen, run_dir: Path) -> None:
+    """Once a trial has completed, SIGKILL the raylet within about a second of one of its actors
+    starting a trial (an idle actor turning busy, or a new actor), so the trial dies near its start.
+
+    A trial killed near its end can still finish (the actor outlives its raylet for a moment); Tune
+    then places the next trial on the dead node, and until the health check declares it dead every
+    start there fails at once (a CI run lost a trial that way with 30 retries allowed).
+    """
+    last: dict[int, tuple[float, float]] = {}
+    busy = _busy_actors(raylet_pid, last)
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"driver exited early with {proc.returncode}")
+        time.sleep(0.1)
+        now_busy = _busy_actors(raylet_pid, last)
+        if now_busy - busy and len(_completed(run_dir)) >= 1:
+            os.kill(raylet_pid, signal.SIGKILL)
+            return
+        busy = now_busy
+    raise TimeoutError("no trial started on the worker node after the first completed")
 
 
 def _driver_log(tmp: Path) -> str:
     return "\n".join(p.read_text()[-3000:] for p in sorted(tmp.glob("driver-*.log")))
 
 
-EPOCHS = 16
+EPOCHS = 40
 """Epochs per trial of the node-loss test."""
 
 
 def test_worker_node_loss_retries_its_trials(cluster, tmp_path):
     run_root = tmp_path / "runs"
-    # Until the health check declares the node dead (3 s here), Tune may place new trials on it and
-    # each such start fails at once: a fresh-clone run burnt 4 attempts of one trial that way, and a
-    # full-suite run 11. Trials of 16 epochs (not 6) so that the trial seen training is still training
-    # when the node dies (a 6-epoch trial sometimes finished in between: nothing lost, nothing retried).
+    # Trials of 40 epochs (6-22 s here), so that the trial killed near its start is still training when its
+    # actor dies. Failures allowed: a node-loss retry that lands on the dead node fails at once.
     proc = _search(cluster, run_root, "--trials", "6", "--epochs", str(EPOCHS), "--max-failures", "30")
-    raylet = cluster.raylet_pid("worker")
-    _wait(lambda: len(_completed(run_root / "ft")) >= 1 and _trial_on(raylet), proc)
-    os.kill(raylet, signal.SIGKILL)
+    _kill_when_a_trial_starts_on(cluster.raylet_pid("worker"), proc, run_root / "ft")
     assert proc.wait(timeout=600) == 0, _driver_log(tmp_path)
     trials = pd.read_parquet(run_root / "ft" / "trials.parquet")
     assert len(trials) == 6 and trials.trial_id.is_unique and trials.trial_index.is_unique
