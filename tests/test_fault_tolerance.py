@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -58,14 +59,14 @@ def _completed(run_dir: Path) -> pd.DataFrame:
     return trials[trials.status == "completed"]
 
 
-def _wait(condition, proc: subprocess.Popen, timeout: float = 400) -> None:
+def _wait(condition, proc: subprocess.Popen, timeout: float = 400, period: float = 0.5) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if condition():
             return
         if proc.poll() is not None:
             raise AssertionError(f"driver exited early with {proc.returncode}")
-        time.sleep(0.5)
+        time.sleep(period)
     raise TimeoutError("condition not reached")
 
 
@@ -91,9 +92,9 @@ def _busy_actors(raylet_pid: int, last: dict[int, tuple[float, float]]) -> set[i
     return busy
 
 
-def _kill_when_a_trial_starts_on(raylet_pid: int, proc: subprocess.Popen, run_dir: Path) -> None:
-    """Once a trial has completed, SIGKILL the raylet within about a second of one of its actors
-    starting a trial (an idle actor turning busy, or a new actor), so the trial dies near its start.
+def _trial_starting_on(raylet_pid: int, run_dir: Path) -> Callable[[], bool]:
+    """A condition, true once a trial has completed and one of this raylet's actors has just started a
+    trial (an idle actor turning busy, or a new actor): killing the node then kills a trial near its start.
 
     A trial killed near its end can still finish (the actor outlives its raylet for a moment); Tune
     then places the next trial on the dead node, and until the health check declares it dead every
@@ -101,17 +102,14 @@ def _kill_when_a_trial_starts_on(raylet_pid: int, proc: subprocess.Popen, run_di
     """
     last: dict[int, tuple[float, float]] = {}
     busy = _busy_actors(raylet_pid, last)
-    deadline = time.monotonic() + 400
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"driver exited early with {proc.returncode}")
-        time.sleep(0.1)
+
+    def started() -> bool:
+        nonlocal busy
         now_busy = _busy_actors(raylet_pid, last)
-        if now_busy - busy and len(_completed(run_dir)) >= 1:
-            os.kill(raylet_pid, signal.SIGKILL)
-            return
-        busy = now_busy
-    raise TimeoutError("no trial started on the worker node after the first completed")
+        fresh, busy = now_busy - busy, now_busy
+        return bool(fresh) and len(_completed(run_dir)) >= 1
+
+    return started
 
 
 def _driver_log(tmp: Path) -> str:
@@ -127,7 +125,9 @@ def test_worker_node_loss_retries_its_trials(cluster, tmp_path):
     # Trials of 40 epochs (6-22 s here), so that the trial killed near its start is still training when its
     # actor dies. Failures allowed: a node-loss retry that lands on the dead node fails at once.
     proc = _search(cluster, run_root, "--trials", "6", "--epochs", str(EPOCHS), "--max-failures", "30")
-    _kill_when_a_trial_starts_on(cluster.raylet_pid("worker"), proc, run_root / "ft")
+    raylet = cluster.raylet_pid("worker")
+    _wait(_trial_starting_on(raylet, run_root / "ft"), proc, period=0.1)
+    os.kill(raylet, signal.SIGKILL)
     assert proc.wait(timeout=600) == 0, _driver_log(tmp_path)
     trials = pd.read_parquet(run_root / "ft" / "trials.parquet")
     assert len(trials) == 6 and trials.trial_id.is_unique and trials.trial_index.is_unique
