@@ -118,11 +118,26 @@ def markdown(summaries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def code_version() -> str:
+    """The checkout's commit, ``+dirty`` when tracked files differ from it (``bench/pooled_ratios.py``
+    pools pairs by it); ``unknown`` outside a git checkout."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
 def write_results(out: str, settings: dict, raw: dict[str, list[dict]]) -> list[dict]:
     """Summarise every task's pairs so far and (re)write the JSON; returns the summaries."""
     summaries = [summarize(task, pairs) for task, pairs in raw.items()]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps({"settings": settings, "time_bin": TIME_BIN, "nproc": os.cpu_count(),
+    Path(out).write_text(json.dumps({"settings": settings, "code": code_version(), "time_bin": TIME_BIN,
+                                     "nproc": os.cpu_count(),
                                      "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "summary": summaries,
                                      "runs": raw}, indent=1))
     return summaries

@@ -67,3 +67,32 @@ def test_a_batched_report_becomes_one_history_row_per_epoch_on_tunes_clock(tmp_p
     assert [r["time_s"] for r in rows] == pytest.approx([8.5, 9.0, 9.5, 10.0])  # 10 s less the trial's own gap
     assert [r["drift_evaluated"] for r in rows] == [False, False, False, True]
     assert rows[-1]["objective_mean"] == 1.0 and all(r["objective_mean"] is None for r in rows[:3])
+
+
+class _Trial:
+    def __init__(self, trial_id: str, result: dict) -> None:
+        self.trial_id, self.config, self.last_result, self.status = trial_id, {"ax_trial_index": 0}, result, "TERMINATED"
+
+
+def test_a_finishing_trial_rewrites_the_trials_table_but_not_an_unchanged_history(tmp_path, monkeypatch):
+    from bayesft_tune.search import recorder as recorder_module
+    from bayesft_tune.storage import read_table
+
+    written = []
+    real = recorder_module.write_table
+    monkeypatch.setattr(recorder_module, "write_table", lambda frame, run_dir, name: (written.append(name),
+                                                                                     real(frame, run_dir, name)))
+    recorder = ParquetRecorder(str(tmp_path), "synthetic", Objective("drifted_loss", 0.9, (0.9,), 2), 2, {},
+                               verbose=False)
+    recorder.setup()
+    # What a resumed driver rebuilds from result.json may be missing from history.parquet: the first finish writes it.
+    recorder.history[("t0", 1)] = recorder.history_rows("t0", {**_epoch(1, evaluated=True), "time_total_s": 1.0})[0]
+    first = _Trial("t1", {**_epoch(2, evaluated=True), "time_total_s": 2.0, EARLIER_EPOCHS: [_epoch(1, False)]})
+    recorder.on_trial_complete(0, [], first)
+    assert written == ["trials", "history"]
+    second = _Trial("t2", {**_epoch(2, evaluated=True), "time_total_s": 3.0, EARLIER_EPOCHS: [_epoch(1, False)]})
+    recorder.on_trial_result(0, [], second, second.last_result)
+    recorder.on_trial_complete(0, [], second)
+    assert written[2:] == ["history", "trials"]  # the report wrote the history; the finish changed only trials
+    assert sorted(read_table(str(tmp_path), "trials").trial_id) == ["t1", "t2"]
+    assert sorted(read_table(str(tmp_path), "history").trial_id) == ["t0", "t2", "t2"]  # t1 reported nothing here

@@ -1,8 +1,9 @@
 """Tune callback that keeps ``trials.parquet`` and ``history.parquet`` current during a search.
 
 ``trials.parquet`` is rewritten atomically whenever a trial finishes and
-``history.parquet`` whenever a trial reports an epoch (~5 ms for 300 rows), so a
-driver that dies leaves every finished trial and every reported epoch on disk; on
+``history.parquet`` whenever a trial reports an epoch (~5 ms for 300 rows; not again
+when the trial then finishes: nothing changed), so a driver that dies leaves every
+finished trial and every reported epoch on disk; on
 ``--resume`` the recorder reloads them and replaces rows by ``trial_id`` (and
 ``(trial_id, epoch)``), so nothing is duplicated.
 """
@@ -58,6 +59,7 @@ class ParquetRecorder(Callback):
         self.trials: dict[str, dict] = {}
         self.history: dict[tuple[str, int], dict] = {}
         self.best: float | None = None
+        self._history_stale = True  # history.parquet may differ from self.history (nothing written yet)
 
     def setup(self, **info: Any) -> None:
         """Follow the run directory the runner names now; reload what a previous driver recorded:
@@ -65,6 +67,7 @@ class ParquetRecorder(Callback):
         are readable (a missing or truncated table is rebuilt, not fatal)."""
         self.run_dir = os.environ.get(RUN_DIR_ENV) or self.run_dir
         self.started = time.monotonic()
+        self._history_stale = True
         rebuild_from_results(self)
         for table, store, key in (("trials", self.trials, lambda r: r["trial_id"]),
                                   ("history", self.history, lambda r: (r["trial_id"], int(r["epoch"])))):
@@ -124,7 +127,9 @@ class ParquetRecorder(Callback):
     def _record(self, trial, status: str, error: str | None, announce: bool = True) -> None:
         row = self.trial_row(trial.trial_id, trial.config, trial.last_result or {}, status, error)
         self.trials[trial.trial_id] = row
-        self.write()
+        self._write_trials()
+        if getattr(self, "_history_stale", True):  # a recorder pickled before the flag existed: write
+            self._write_history()
         if announce and self.verbose:
             self._announce(row)
 
@@ -147,16 +152,20 @@ class ParquetRecorder(Callback):
 
     def write(self) -> None:
         """Write both tables atomically."""
+        self._write_trials()
+        self._write_history()
+
+    def _write_trials(self) -> None:
         trials = pd.DataFrame(list(self.trials.values()))
         if not trials.empty:
             trials = trials.sort_values("trial_index", na_position="last", kind="stable")
             write_table(trials, self.run_dir, "trials")
-        self._write_history()
 
     def _write_history(self) -> None:
         history = pd.DataFrame(list(self.history.values()))
         if not history.empty:
             write_table(history.sort_values(["trial_id", "epoch"]), self.run_dir, "history")
+        self._history_stale = False
 
     def _announce(self, row: dict) -> None:
         value = row["objective_mean"]
