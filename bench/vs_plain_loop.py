@@ -120,7 +120,7 @@ def markdown(summaries: list[dict]) -> str:
 
 def code_version() -> str:
     """The checkout's commit, ``+dirty`` when tracked files differ from it (``bench/pooled_ratios.py``
-    pools pairs by it); ``unknown`` outside a git checkout."""
+    lists it per file, so pairs of different code are not pooled unseen); ``unknown`` outside a git checkout."""
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
