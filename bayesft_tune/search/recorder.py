@@ -128,7 +128,7 @@ class ParquetRecorder(Callback):
         row = self.trial_row(trial.trial_id, trial.config, trial.last_result or {}, status, error)
         self.trials[trial.trial_id] = row
         self._write_trials()
-        if getattr(self, "_history_stale", True):  # a recorder pickled before the flag existed: write
+        if self._history_stale:  # set by __init__ and setup (Tune calls it on every driver, resumed too)
             self._write_history()
         if announce and self.verbose:
             self._announce(row)
