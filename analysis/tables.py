@@ -164,7 +164,7 @@ def robustness_curves(robustness: pd.DataFrame, metric: str = "accuracy") -> pd.
 
     Columns: ``[run,] method, sigma, samples, <metric>_mean, <metric>_sem,
     <metric>_ci_low, <metric>_ci_high`` - the table's own statistics (Student-t 95 % CI
-    from :func:`bayesft_tune.evaluation.summarize_drift`), not recomputed.
+    from :func:`bayesft_tune.drift_summary.summarize_drift`), not recomputed.
 
     Raises:
         UserInputError: unknown metric, or several rows for one method and σ (e.g.

@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time each name loads on 
     from bayesft_tune.drift import DriftModel, drift_names, get_drift
     from bayesft_tune.dropout import add_dropout, dropout_rates, dropout_slots
     from bayesft_tune.errors import UserInputError
-    from bayesft_tune.evaluation import DEFAULT_SIGMAS, evaluate_under_drift, summarize_drift
+    from bayesft_tune.drift_summary import summarize_drift
+    from bayesft_tune.evaluation import DEFAULT_SIGMAS, evaluate_under_drift
     from bayesft_tune.models import build_model, model_names
     from bayesft_tune.search.config import SearchConfig
     from bayesft_tune.search.results import load_trial_model
@@ -33,7 +34,8 @@ _LAZY = {
     **dict.fromkeys(("DriftModel", "drift_names", "get_drift"), "bayesft_tune.drift"),
     **dict.fromkeys(("add_dropout", "dropout_rates", "dropout_slots"), "bayesft_tune.dropout"),
     "UserInputError": "bayesft_tune.errors",
-    **dict.fromkeys(("DEFAULT_SIGMAS", "evaluate_under_drift", "summarize_drift"), "bayesft_tune.evaluation"),
+    **dict.fromkeys(("DEFAULT_SIGMAS", "evaluate_under_drift"), "bayesft_tune.evaluation"),
+    "summarize_drift": "bayesft_tune.drift_summary",
     **dict.fromkeys(("build_model", "model_names"), "bayesft_tune.models"),
     **dict.fromkeys(("TrainConfig", "Trainer", "train"), "bayesft_tune.training"),
     "AxSearcher": "bayesft_tune.search.searcher", "SearchConfig": "bayesft_tune.search.config",

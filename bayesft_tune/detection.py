@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from bayesft_tune.drift import DriftModel, ParamFilter
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.evaluation import prepare_drift, run_loop, summarize_drift
+from bayesft_tune.drift_summary import summarize_drift
+from bayesft_tune.evaluation import prepare_drift, run_loop
 
 __all__ = ["DetectionTrainer", "collate_detection", "detection_batches", "evaluate_detection_under_drift",
            "score_detection", "summarize_detection_drift"]
@@ -108,7 +109,7 @@ def summarize_detection_drift(frame: pd.DataFrame, by: Sequence[str] = ("sigma",
                               confidence: float = 0.95) -> pd.DataFrame:
     """Per-σ ``{map,map_50}_{mean,std,sem,ci_low,ci_high}`` and ``samples``.
 
-    The statistics are :func:`~bayesft_tune.evaluation.summarize_drift`'s, reused by
+    The statistics are :func:`~bayesft_tune.drift_summary.summarize_drift`'s, reused by
     naming: ``map_50`` is scored as its ``loss`` column and ``map`` as its ``accuracy``.
     """
     renamed = frame.rename(columns={"map_50": "loss", "map": "accuracy"})

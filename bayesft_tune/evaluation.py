@@ -17,19 +17,24 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from bayesft_tune.drift import DriftModel, ParamFilter, check_sigma, get_drift, select_parameters
 from bayesft_tune.errors import UserInputError
 
-__all__ = ["DEFAULT_SIGMAS", "DriftedCopy", "as_batches", "evaluate_under_drift", "prepare_drift", "run_loop",
-           "score_batches", "summarize_drift"]
+__all__ = ["DEFAULT_SIGMAS", "VMAP_WEIGHT_BUDGET", "DriftedCopy", "as_batches", "evaluate_under_drift",
+           "prepare_drift", "run_loop", "score_batches"]
 
 DEFAULT_SIGMAS: tuple[float, ...] = (0.0, 0.3, 0.6, 0.9, 1.2, 1.5)
 """The σ grid of the paper's robustness curves."""
 
 Method = Literal["auto", "loop", "vmap"]
 Batches = list[tuple[Tensor, Tensor]]
+
+VMAP_WEIGHT_BUDGET = 256 * 2**20
+"""Bytes of stacked drifted weights one vmap pass may hold when ``vmap_chunk`` is not given:
+all T samples at once for the small networks (measured on an H200, bench/RESULTS.md: a pass is
+launch-bound, so fewer, larger passes are faster), fewer for a large one."""
 
 
 class DriftedCopy:
@@ -82,10 +87,19 @@ class _Score:
 
 
 def _as_batches(data: Dataset | DataLoader, batch_size: int, device: torch.device) -> Batches:
-    """Materialise the evaluation set once, as ``(x, y)`` batches on ``device``."""
-    if not isinstance(data, DataLoader):
-        data = DataLoader(data, batch_size=batch_size, shuffle=False)
-    batches = [(x.to(device), y.to(device)) for x, y in data]
+    """Materialise the evaluation set once, as ``(x, y)`` batches on ``device``.
+
+    A ``TensorDataset`` is sliced (the batches a ``DataLoader`` would collate row by row,
+    ~1,000x faster: a DataLoader's 6 ms per 1,000 rows was most of a GPU evaluation)."""
+    if not isinstance(data, DataLoader) and (int(batch_size) != batch_size or batch_size < 1):
+        raise UserInputError(f"batch_size must be an integer >= 1; got {batch_size!r}.")
+    if isinstance(data, TensorDataset) and len(data.tensors) == 2:
+        x, y = data.tensors
+        batches = [(x[i:i + batch_size].to(device), y[i:i + batch_size].to(device))
+                   for i in range(0, len(y), int(batch_size))]
+    else:
+        loader = data if isinstance(data, DataLoader) else DataLoader(data, batch_size=batch_size, shuffle=False)
+        batches = [(x.to(device), y.to(device)) for x, y in loader]
     if not batches:
         raise UserInputError("the evaluation data is empty; pass a Dataset/DataLoader with examples.")
     return batches
@@ -185,6 +199,14 @@ def prepare_drift(model: nn.Module, sigmas, samples: int, drift: str | DriftMode
     return grid, get_drift(drift), dev, DriftedCopy(model, params, dev), gen
 
 
+def _vmap_chunk(chunk: int | None, samples: int, work: DriftedCopy) -> int:
+    """Samples per vmap pass: ``chunk`` if given, else as many as :data:`VMAP_WEIGHT_BUDGET` holds."""
+    if chunk is not None:
+        return max(1, int(chunk))
+    per_sample = work.clean.numel() * work.clean.element_size()
+    return max(1, min(samples, VMAP_WEIGHT_BUDGET // per_sample))
+
+
 def _run_vmap(work: DriftedCopy, drift: DriftModel, grid: list[float], samples: int,
               gen: torch.Generator, batches: Batches, chunk: int) -> list[tuple]:
     scores: dict[float, list[np.ndarray]] = {s: [] for s in grid}
@@ -212,7 +234,7 @@ def evaluate_under_drift(model: nn.Module, data: Dataset | DataLoader,
                          drift: str | DriftModel = "lognormal", seed: int = 0,
                          params: ParamFilter = "all", batch_size: int = 1024,
                          device: str | torch.device | None = None, method: Method = "auto",
-                         vmap_chunk: int = 8) -> pd.DataFrame:
+                         vmap_chunk: int | None = None) -> pd.DataFrame:
     """Score a classifier under T Monte Carlo weight-drift samples at each σ.
 
     Args:
@@ -228,7 +250,9 @@ def evaluate_under_drift(model: nn.Module, data: Dataset | DataLoader,
         method: ``"loop"`` (one sample at a time), ``"vmap"`` (``torch.func.vmap`` over
             ``vmap_chunk`` samples), or ``"auto"`` (loop on CPU, vmap on CUDA). The
             same seed gives the same rows whichever is used.
-        vmap_chunk: samples scored at once by the vmap path.
+        vmap_chunk: samples scored at once by the vmap path; default as many as fit
+            :data:`VMAP_WEIGHT_BUDGET` (all T for the paper's networks). Lower it to bound the
+            GPU memory of the batched activations.
 
     Returns:
         Tidy frame, one row per (σ, sample): ``sigma``, ``sample``, ``loss`` (mean
@@ -237,55 +261,10 @@ def evaluate_under_drift(model: nn.Module, data: Dataset | DataLoader,
     grid, drift_model, dev, work, gen = prepare_drift(model, sigmas, samples, drift, seed, params, device)
     batches = _as_batches(data, batch_size, dev)
     if _resolve_method(method, dev) == "vmap":
-        rows = _run_vmap(work, drift_model, grid, int(samples), gen, batches, max(1, int(vmap_chunk)))
+        rows = _run_vmap(work, drift_model, grid, int(samples), gen, batches,
+                         _vmap_chunk(vmap_chunk, int(samples), work))
     else:
         rows = run_loop(work, drift_model, grid, int(samples), gen, batches)
     frame = pd.DataFrame(rows, columns=["sigma", "sample", "loss", "accuracy"])
     return frame.astype({"sigma": "float64", "sample": "int64", "loss": "float64",
                          "accuracy": "float64"})
-
-
-def summarize_drift(frame: pd.DataFrame, by: Sequence[str] = ("sigma",),
-                    confidence: float = 0.95) -> pd.DataFrame:
-    """Per-σ mean, std, standard error and confidence interval.
-
-    Loss: the Student-t interval ``mean ± t_{n-1} · sem``. Accuracy (a fraction, also
-    used for mAP by :mod:`bayesft_tune.detection`): the same t-interval on the logit
-    scale, by the delta method, ``expit(logit(m) ± t_{n-1} · sem / (m (1 - m)))``. It
-    always lies inside [0, 1] and contains the mean ``m``, is asymmetric near 0 and 1
-    where accuracy cannot go further, and matches the plain t-interval to first order
-    when it is narrow. (A plain t-interval over few, spread draws can leave [0, 1],
-    e.g. "0.188 [-0.308, 0.684]".) A mean of exactly 0 or 1 is a point interval.
-
-    Args:
-        frame: output of :func:`evaluate_under_drift` (extra grouping columns allowed).
-        by: grouping columns.
-        confidence: two-sided level of the interval.
-
-    Returns:
-        One row per group with ``{loss,accuracy}_{mean,std,sem,ci_low,ci_high}`` and
-        ``samples`` (T).
-    """
-    from scipy import stats  # lazy: 0.5 s of every trial worker's start, used only by summaries
-
-    out = frame.groupby(list(by), sort=True).agg(samples=("loss", "size"))
-    for metric in ("loss", "accuracy"):
-        g = frame.groupby(list(by), sort=True)[metric]
-        mean, std, n = g.mean(), g.std(ddof=1).fillna(0.0), g.size()
-        sem = std / np.sqrt(n)
-        half = sem * stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
-        out[f"{metric}_mean"], out[f"{metric}_std"], out[f"{metric}_sem"] = mean, std, sem
-        low, high = (mean - half, mean + half) if metric == "loss" else _logit_interval(mean, half)
-        out[f"{metric}_ci_low"], out[f"{metric}_ci_high"] = low, high
-    return out.reset_index()
-
-
-def _logit_interval(mean: pd.Series, half: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Delta-method interval of a fraction on the logit scale (see :func:`summarize_drift`)."""
-    m = mean.clip(0.0, 1.0)
-    inside = (m > 0) & (m < 1)
-    p = m.where(inside, 0.5)  # placeholder where the interval is the point m
-    centre, spread = np.log(p / (1 - p)), half / (p * (1 - p))
-    low = (1 / (1 + np.exp(-(centre - spread)))).where(inside, m)
-    high = (1 / (1 + np.exp(-(centre + spread)))).where(inside, m)
-    return low.clip(upper=m), high.clip(lower=m)

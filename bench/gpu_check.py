@@ -7,8 +7,9 @@
    T = 32, σ = 1.0): the auto path (vmap on CUDA), the loop, and a naive
    deepcopy-and-multiply loop, with the ratio naive / auto.
 
-Passes when every trial completed on ``cuda`` and the GPU auto path is at least 5x
-faster than the naive loop. Exit code 0 = pass, 1 = fail.
+Passes when every trial completed on ``cuda``, the GPU auto path is at least 5x faster
+than the naive loop, and its rows equal the loop's (same seed) to a relative 1e-4.
+Exit code 0 = pass, 1 = fail.
 
     python bench/gpu_check.py [--trials 8] [--gpus-per-trial 0.25]
 """
@@ -59,6 +60,8 @@ def _mc_throughput(device: str) -> dict[str, float]:
     res = {m: timed(lambda: evaluate_under_drift(model, data, [1.0], 32, method=m, batch_size=1000), 5, sync)
            for m in ("auto", "loop")}
     res["naive"] = timed(lambda: naive(model, x, y, [1.0], 32, 0), 5, sync)
+    auto, loop = (evaluate_under_drift(model, data, [1.0], 32, method=m, batch_size=1000) for m in ("auto", "loop"))
+    res["rel_diff"] = float(((auto.loss - loop.loss).abs() / loop.loss.abs()).max())
     return res
 
 
@@ -79,9 +82,9 @@ def main() -> int:
     gpu, cpu = _mc_throughput("cuda"), _mc_throughput("cpu")
     for name, res in (("cuda", gpu), ("cpu", cpu)):
         print(f"MC eval {name}: auto {res['auto']:.4f} s, loop {res['loop']:.4f} s, naive {res['naive']:.4f} s, "
-              f"naive/auto {res['naive'] / res['auto']:.1f}x")
+              f"naive/auto {res['naive'] / res['auto']:.1f}x, auto vs loop rel. diff {res['rel_diff']:.1e}")
     ok = len(rows) == args.trials and all(str(r["device"]).startswith("cuda") for r in rows) \
-        and gpu["naive"] / gpu["auto"] >= 5
+        and gpu["naive"] / gpu["auto"] >= 5 and gpu["rel_diff"] <= 1e-4
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -8,9 +8,10 @@ T = 32 samples, σ grids of 1..6 points (σ = 1.0 first), times
       parameter by ``exp(σ·randn)``, then forward,
   (c) the floor: T x |grid| clean forward passes of the same batch,
 
-and prints medians over ``--repeats`` runs and the ratios a/c and b/a.
+and prints medians over ``--repeats`` runs and the ratios a/c and b/a. ``--vmap-chunks``
+times (a) once per chunk size of the vmap path (CUDA's auto path; ``default`` is the library's).
 
-    python bench/mc_eval.py [--threads 1] [--repeats 5] [--device cpu]
+    python bench/mc_eval.py [--threads 1] [--repeats 5] [--device cpu] [--vmap-chunks default,8,32]
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=32)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--grids", default="1,2,3,4,5,6")
+    ap.add_argument("--vmap-chunks", default="default")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
@@ -77,16 +79,21 @@ def main() -> None:
     y = torch.randint(0, 10, (1000,), generator=g).to(dev)
     data = TensorDataset(x, y)
     print(f"device={dev} threads={args.threads} T={args.samples} batch=1000 repeats={args.repeats}")
-    print(f"{'model':8} {'grid':>4} {'a_eval_s':>9} {'b_naive_s':>9} {'c_floor_s':>9} {'a/c':>6} {'b/a':>6}")
+    chunks = [None if c == "default" else int(c) for c in args.vmap_chunks.split(",")]
+    print(f"{'model':8} {'grid':>4} {'chunk':>7} {'a_eval_s':>9} {'b_naive_s':>9} {'c_floor_s':>9} {'a/c':>6} "
+          f"{'b/a':>6}")
     models = {"mlp": build_model("mlp", hidden=(256, 256)), "lenet5": build_model("lenet5")}
     for name, model in models.items():
         model = model.to(dev).eval()
         for k in (int(v) for v in args.grids.split(",")):
             grid, t = GRID[:k], args.samples
-            a = timed(lambda: evaluate_under_drift(model, data, grid, t, batch_size=1000), args.repeats, sync)
             b = timed(lambda: naive(model, x, y, grid, t, 0), args.repeats, sync)
             c = timed(lambda: floor(model, x, y, t * k), args.repeats, sync)
-            print(f"{name:8} {k:>4} {a:9.4f} {b:9.4f} {c:9.4f} {a / c:6.3f} {b / a:6.2f}", flush=True)
+            for chunk in chunks:
+                a = timed(lambda: evaluate_under_drift(model, data, grid, t, batch_size=1000, vmap_chunk=chunk),
+                          args.repeats, sync)
+                print(f"{name:8} {k:>4} {chunk or 'default':>7} {a:9.4f} {b:9.4f} {c:9.4f} {a / c:6.3f} {b / a:6.2f}",
+                      flush=True)
 
 
 if __name__ == "__main__":

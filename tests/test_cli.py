@@ -146,7 +146,7 @@ def test_checkpoint_of_another_model_names_keys_and_shapes(tmp_path, capsys):
 def test_accuracy_intervals_stay_in_unit_interval_and_contain_the_mean():
     import numpy as np
 
-    from bayesft_tune.evaluation import summarize_drift
+    from bayesft_tune.drift_summary import summarize_drift
 
     rng = np.random.default_rng(0)
     frames = [pd.DataFrame({"sigma": [1.5, 1.5], "sample": [0, 1], "loss": [2.0, 3.0],
@@ -166,7 +166,7 @@ def test_accuracy_intervals_stay_in_unit_interval_and_contain_the_mean():
 def test_narrow_accuracy_interval_matches_the_t_interval():
     from scipy import stats
 
-    from bayesft_tune.evaluation import summarize_drift
+    from bayesft_tune.drift_summary import summarize_drift
 
     acc = [0.80, 0.81, 0.79, 0.80, 0.82, 0.78, 0.80, 0.80]
     s = summarize_drift(pd.DataFrame({"sigma": 0.6, "sample": range(8), "loss": 1.0, "accuracy": acc})).iloc[0]

@@ -9,7 +9,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from bayesft_tune import UserInputError, build_model, evaluate_under_drift, summarize_drift
-from bayesft_tune.evaluation import DEFAULT_SIGMAS
+from bayesft_tune import evaluation
+from bayesft_tune.evaluation import DEFAULT_SIGMAS, as_batches
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,35 @@ def test_accepts_dataloader(data):
     np.testing.assert_allclose(a.loss, b.loss, rtol=1e-6)
 
 
+@pytest.mark.parametrize("batch_size", [1, 64, 299, 300, 1000])
+def test_a_tensor_dataset_is_sliced_into_a_dataloaders_batches(data, batch_size):
+    sliced = as_batches(data, batch_size, torch.device("cpu"))
+    loaded = list(DataLoader(data, batch_size=batch_size))
+    assert len(sliced) == len(loaded)
+    for (x, y), (lx, ly) in zip(sliced, loaded):
+        assert torch.equal(x, lx) and torch.equal(y, ly) and x.dtype == lx.dtype and y.dtype == ly.dtype
+
+
+def test_vmap_passes_follow_the_weight_budget_and_give_the_loops_rows(data, monkeypatch):
+    passes = []
+    score = evaluation._score_vmap
+    monkeypatch.setattr(evaluation, "_score_vmap", lambda w, p, b: passes.append(len(next(iter(p.values())))) or
+                        score(w, p, b))
+    kw = dict(sigmas=[0.5], samples=5, seed=3, batch_size=128)
+    loop = evaluate_under_drift(_net(), data, method="loop", **kw)
+    default = evaluate_under_drift(_net(), data, method="vmap", **kw)
+    assert passes == [5], "the MLP's 5 drifted copies fit the default budget: one pass"
+    per_sample = sum(p.numel() * p.element_size() for p in _net().parameters())
+    monkeypatch.setattr(evaluation, "VMAP_WEIGHT_BUDGET", 2 * per_sample)
+    passes.clear()
+    small = evaluate_under_drift(_net(), data, method="vmap", **kw)
+    assert passes == [2, 2, 1]
+    for frame in (default, small):
+        np.testing.assert_allclose(frame.loss, loop.loss, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("kw,match", [
+    (dict(batch_size=0), "batch_size must be an integer >= 1; got 0"),
     (dict(sigmas=[-1.0]), "sigma=-1.0"),
     (dict(sigmas=[]), "sigmas is empty"),
     (dict(samples=0), "samples"),

@@ -18,7 +18,7 @@ import torch
 
 from bayesft_tune.detection import (DetectionTrainer, detection_batches, evaluate_detection_under_drift,
                                     score_detection)
-from bayesft_tune.evaluation import summarize_drift
+from bayesft_tune.drift_summary import summarize_drift
 from bayesft_tune.tasks.checkpoint import build_network, model_from_state
 from bayesft_tune.tasks.final import FinalJob
 from bayesft_tune.tasks.spec import TrialSpec

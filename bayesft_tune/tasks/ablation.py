@@ -12,7 +12,8 @@ import pandas as pd
 from torch import Tensor, nn
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.evaluation import evaluate_under_drift, summarize_drift
+from bayesft_tune.drift_summary import summarize_drift
+from bayesft_tune.evaluation import evaluate_under_drift
 
 __all__ = ["AblationVariant", "NORMS", "build_ablation_mlp", "default_variants", "variant_rows"]
 

@@ -19,7 +19,8 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from bayesft_tune.evaluation import as_batches, evaluate_under_drift, score_batches, summarize_drift
+from bayesft_tune.drift_summary import summarize_drift
+from bayesft_tune.evaluation import as_batches, evaluate_under_drift, score_batches
 from bayesft_tune.methods import MethodConfig, get_method
 from bayesft_tune.tasks.final_parts import Scorer, Scoring, UnitCache, from_checkpoint, start_units, unit_pool
 from bayesft_tune.tasks.spec import TrialSpec
