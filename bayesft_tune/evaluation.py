@@ -89,16 +89,18 @@ class _Score:
 def _as_batches(data: Dataset | DataLoader, batch_size: int, device: torch.device) -> Batches:
     """Materialise the evaluation set once, as ``(x, y)`` batches on ``device``.
 
-    A ``TensorDataset`` is sliced (the batches a ``DataLoader`` would collate row by row,
-    ~1,000x faster: a DataLoader's 6 ms per 1,000 rows was most of a GPU evaluation)."""
+    A ``TensorDataset`` is sliced into the batches a ``DataLoader`` would collate row by row
+    (~100x faster: 0.05-0.08 ms against 6-8 ms per 1,000 rows, most of a GPU evaluation).
+    Neither path draws from the global torch generator, which training's dropout uses (a
+    ``DataLoader`` draws its base seed from its ``generator``)."""
     if not isinstance(data, DataLoader) and (int(batch_size) != batch_size or batch_size < 1):
         raise UserInputError(f"batch_size must be an integer >= 1; got {batch_size!r}.")
     if isinstance(data, TensorDataset) and len(data.tensors) == 2:
-        x, y = data.tensors
-        batches = [(x[i:i + batch_size].to(device), y[i:i + batch_size].to(device))
-                   for i in range(0, len(y), int(batch_size))]
+        (x, y), size = data.tensors, int(batch_size)
+        batches = [(x[i:i + size].to(device), y[i:i + size].to(device)) for i in range(0, len(y), size)]
     else:
-        loader = data if isinstance(data, DataLoader) else DataLoader(data, batch_size=batch_size, shuffle=False)
+        loader = data if isinstance(data, DataLoader) else DataLoader(
+            data, batch_size=int(batch_size), shuffle=False, generator=torch.Generator())
         batches = [(x.to(device), y.to(device)) for x, y in loader]
     if not batches:
         raise UserInputError("the evaluation data is empty; pass a Dataset/DataLoader with examples.")

@@ -90,6 +90,29 @@ def test_a_tensor_dataset_is_sliced_into_a_dataloaders_batches(data, batch_size)
         assert torch.equal(x, lx) and torch.equal(y, ly) and x.dtype == lx.dtype and y.dtype == ly.dtype
 
 
+class _Rows(torch.utils.data.Dataset):
+    """A plain map-style Dataset (not a TensorDataset) over the same rows."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, i):
+        return self.data[i]
+
+
+@pytest.mark.parametrize("wrap", [lambda d: d, _Rows], ids=["TensorDataset", "Dataset"])
+def test_evaluation_leaves_the_global_generator_alone(data, wrap):
+    net = _net()
+    state = torch.get_rng_state()
+    frame = evaluate_under_drift(net, wrap(data), sigmas=[0.0, 0.5], samples=2, seed=1, batch_size=64.0)
+    assert torch.equal(torch.get_rng_state(), state), "dropout masks come from this generator"
+    np.testing.assert_array_equal(frame.loss, evaluate_under_drift(net, data, sigmas=[0.0, 0.5], samples=2,
+                                                                   seed=1, batch_size=64).loss)
+
+
 def test_vmap_passes_follow_the_weight_budget_and_give_the_loops_rows(data, monkeypatch):
     passes = []
     score = evaluation._score_vmap
