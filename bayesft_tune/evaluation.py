@@ -94,7 +94,7 @@ def _as_batches(data: Dataset | DataLoader, batch_size: int, device: torch.devic
     Neither path draws from the global torch generator, which training's dropout uses (a
     ``DataLoader`` draws its base seed from its ``generator``)."""
     if not isinstance(data, DataLoader) and (int(batch_size) != batch_size or batch_size < 1):
-        raise UserInputError(f"batch_size must be an integer >= 1; got {batch_size!r}.")
+        raise UserInputError(f"batch_size must be an integer >= 1; got {batch_size!r}. Pass e.g. batch_size=1024.")
     if isinstance(data, TensorDataset) and len(data.tensors) == 2:
         (x, y), size = data.tensors, int(batch_size)
         batches = [(x[i:i + size].to(device), y[i:i + size].to(device)) for i in range(0, len(y), size)]
