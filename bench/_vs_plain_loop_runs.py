@@ -33,15 +33,29 @@ def _time_v(path: str) -> dict[str, float]:
             "max_rss_mb": grab(r"Maximum resident set size \(kbytes\)") / 1024}
 
 
+def machine_cpu() -> tuple[float, float]:
+    """``(busy, idle)`` core-seconds of the whole machine since boot (``/proc/stat``; idle counts
+    iowait); NaNs where there is no ``/proc``."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return math.nan, math.nan
+    tick, idle = os.sysconf("SC_CLK_TCK"), fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / tick, idle / tick  # user..steal; guest time is inside user
+
+
 def time_process(cmd: list[str], env: dict[str, str], tmp: str) -> dict[str, Any]:
     """Run ``cmd`` to completion; wall from the bench's clock, CPU and peak RSS from ``time -v``
-    (else ``getrusage(RUSAGE_CHILDREN)``; Ray daemons not reaped by the child are not counted)."""
+    (else ``getrusage(RUSAGE_CHILDREN)``; Ray daemons not reaped by the child are not counted).
+    ``machine_busy_s`` / ``machine_idle_s``: the whole machine's busy and idle core-seconds over
+    the run (every process: Ray's workers and daemons too, and any background load)."""
     report = os.path.join(tmp, f"time-{uuid.uuid4().hex[:8]}.txt")
     full = [TIME_BIN, "-v", "-o", report, *cmd] if TIME_BIN else cmd
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN), machine_cpu()
     start, t = time.time(), time.perf_counter()
     proc = subprocess.run(full, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wall, end = time.perf_counter() - t, time.time()
+    busy, idle = (after - b4 for after, b4 in zip(machine_cpu(), cpu_before))
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-3000:]}")
     if TIME_BIN:
@@ -50,7 +64,8 @@ def time_process(cmd: list[str], env: dict[str, str], tmp: str) -> dict[str, Any
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         usage = {"user_s": after.ru_utime - before.ru_utime, "sys_s": after.ru_stime - before.ru_stime,
                  "max_rss_mb": after.ru_maxrss / 1024}
-    return {"wall_s": wall, "start": start, "end": end, **usage, "output": proc.stdout}
+    return {"wall_s": wall, "start": start, "end": end, **usage, "machine_busy_s": busy, "machine_idle_s": idle,
+            "output": proc.stdout}
 
 
 def _driver_connected(ray_dir: Path) -> float:

@@ -41,6 +41,11 @@ their trials cost differs by seed: on LeNet5 the width knob changes a trial's co
 several-fold. Beside a/b the bench prints both sides' summed trial walls and their ratio
 (:func:`trial_cost`); ``bench/replay_trials.py`` retrains a kept run's trials alone.
 
+Both sides also record the whole machine's busy and idle core-seconds over their run
+(``/proc/stat``): every process's CPU, Ray's workers and daemons included. From them the bench
+prints (a)'s *CPU floor*, the lowest a/b its work allows on this many cores (:func:`cpu_floor`):
+the gap between a/b and the floor is idle cores, the floor itself is work.
+
 ``--background-load K`` runs K processes spinning a core each for the whole bench: the loaded
 machine of the throughput issue, made reproducible (both sides share it).
 """
@@ -50,6 +55,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import shutil
 import statistics
@@ -83,15 +89,25 @@ def trial_cost(pair: dict) -> float:
     return pair["a"]["trial_seconds_sum"] / pair["b"]["trial_seconds_sum"]
 
 
+def cpu_floor(pair: dict) -> float:
+    """The lowest a/b (a)'s CPU allows: the machine's busy core-seconds during (a), spread over
+    every core, over (b)'s wall. (a) can only get closer to it by idling less, and below it only by
+    doing less work. On a quiet machine; a background load's core-seconds count as (a)'s."""
+    return pair["a"].get("machine_busy_s", math.nan) / ((os.cpu_count() or 1) * pair["b"]["wall_s"])
+
+
 def summarize(task: str, pairs: list[dict]) -> dict[str, Any]:
-    """Walls, median a/b, the trial-cost ratio, test AUCs and each side's median share of its wall per phase."""
+    """Walls, median a/b, the trial-cost ratio, the CPU floor, test AUCs and each side's median
+    share of its wall per phase."""
     ratios = [p["a"]["wall_s"] / p["b"]["wall_s"] for p in pairs]
     out = {"task": task, "seeds": [p.get("seed", 0) for p in pairs], "ratios": ratios,
-           "median_ratio": statistics.median(ratios), "trial_cost": [trial_cost(p) for p in pairs]}
+           "median_ratio": statistics.median(ratios), "trial_cost": [trial_cost(p) for p in pairs],
+           "cpu_floor": [cpu_floor(p) for p in pairs]}
     for side in "ab":
         runs = [p[side] for p in pairs]
         out[f"{side}_walls_s"], out[f"{side}_auc"] = [r["wall_s"] for r in runs], [r["auc"] for r in runs]
         out[f"{side}_trial_sums_s"] = [r["trial_seconds_sum"] for r in runs]
+        out[f"{side}_busy_s"] = [r.get("machine_busy_s", math.nan) for r in runs]
         out[f"{side}_shares"] = {k: statistics.median(r["seconds"][k] / r["wall_s"] for r in runs) for k in SHARES}
     return out
 
@@ -105,6 +121,8 @@ def markdown(summaries: list[dict]) -> str:
     lines += [f"| {s['task']} | {', '.join(map(str, s['seeds']))} | {f(s['a_walls_s'])} | {f(s['b_walls_s'])} | "
               f"{f(s['ratios'], 2)} | {s['median_ratio']:.2f} | {f(s['a_trial_sums_s'])} | {f(s['b_trial_sums_s'])} | "
               f"{f(s['trial_cost'], 2)} | {f(s['a_auc'], 4)} | {f(s['b_auc'], 4)} |" for s in summaries]
+    lines += ["", "| task | machine busy core-s, a | machine busy core-s, b | CPU floor of a/b |", "|---|---|---|---|"]
+    lines += [f"| {s['task']} | {f(s['a_busy_s'])} | {f(s['b_busy_s'])} | {f(s['cpu_floor'], 2)} |" for s in summaries]
     lines += ["", "| task | " + " | ".join(LABELS) + " | rest |", "|---|" + "---|" * (len(SHARES) + 1)]
     for s, side in ((s, side) for s in summaries for side in "ab"):
         shares = s[f"{side}_shares"]
