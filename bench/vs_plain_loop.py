@@ -121,7 +121,8 @@ def markdown(summaries: list[dict]) -> str:
     lines += [f"| {s['task']} | {', '.join(map(str, s['seeds']))} | {f(s['a_walls_s'])} | {f(s['b_walls_s'])} | "
               f"{f(s['ratios'], 2)} | {s['median_ratio']:.2f} | {f(s['a_trial_sums_s'])} | {f(s['b_trial_sums_s'])} | "
               f"{f(s['trial_cost'], 2)} | {f(s['a_auc'], 4)} | {f(s['b_auc'], 4)} |" for s in summaries]
-    lines += ["", "| task | machine busy core-s, a | machine busy core-s, b | CPU floor of a/b |", "|---|---|---|---|"]
+    lines += ["", "| task | machine busy core-s, a | machine busy core-s, b | CPU floor of a/b |",
+              "|---|---|---|---|"]
     lines += [f"| {s['task']} | {f(s['a_busy_s'])} | {f(s['b_busy_s'])} | {f(s['cpu_floor'], 2)} |" for s in summaries]
     lines += ["", "| task | " + " | ".join(LABELS) + " | rest |", "|---|" + "---|" * (len(SHARES) + 1)]
     for s, side in ((s, side) for s in summaries for side in "ab"):
