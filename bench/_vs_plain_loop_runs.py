@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from _vs_plain_loop_plain import returned_auc
+from cpu_by_thread import machine_cpu  # the whole machine's busy and idle core-seconds
 
 SCRIPT = Path(__file__).resolve().with_name("vs_plain_loop.py")
 """The bench's main script; run with ``--plain`` it is (b)'s child process."""
@@ -31,17 +32,6 @@ def _time_v(path: str) -> dict[str, float]:
     grab = lambda label: float(re.search(rf"{label}: ([\d.]+)", text).group(1))  # noqa: E731
     return {"user_s": grab(r"User time \(seconds\)"), "sys_s": grab(r"System time \(seconds\)"),
             "max_rss_mb": grab(r"Maximum resident set size \(kbytes\)") / 1024}
-
-
-def machine_cpu() -> tuple[float, float]:
-    """``(busy, idle)`` core-seconds of the whole machine since boot (``/proc/stat``; idle counts
-    iowait); NaNs where there is no ``/proc``."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except OSError:
-        return math.nan, math.nan
-    tick, idle = os.sysconf("SC_CLK_TCK"), fields[3] + fields[4]
-    return (sum(fields[:8]) - idle) / tick, idle / tick  # user..steal; guest time is inside user
 
 
 def time_process(cmd: list[str], env: dict[str, str], tmp: str) -> dict[str, Any]:

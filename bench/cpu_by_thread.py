@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import os
 import subprocess
 import sys
@@ -37,10 +38,20 @@ TICK = os.sysconf("SC_CLK_TCK")
 ROLES = ("command", "trial workers", "ray daemons", "other")
 
 
+def machine_cpu() -> tuple[float, float]:
+    """``(busy, idle)`` core-seconds of the whole machine since boot (``/proc/stat``; idle counts
+    iowait); NaNs where there is no ``/proc``."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return math.nan, math.nan
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / TICK, idle / TICK  # user..steal; guest time is inside user
+
+
 def machine_idle() -> float:
     """The machine's idle + iowait core-seconds since boot."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    return (int(fields[3]) + int(fields[4])) / TICK
+    return machine_cpu()[1]
 
 
 def _read(path: str) -> str | None:
