@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time each name loads on 
     from bayesft_tune.search.results import load_trial_model
     from bayesft_tune.search.runner import run_search
     from bayesft_tune.search.searcher import AxSearcher
+    from bayesft_tune.tasks import Task
     from bayesft_tune.training import TrainConfig, Trainer, train
 
 __version__ = "0.1.0"
@@ -40,6 +41,7 @@ _LAZY = {
     **dict.fromkeys(("TrainConfig", "Trainer", "train"), "bayesft_tune.training"),
     "AxSearcher": "bayesft_tune.search.searcher", "SearchConfig": "bayesft_tune.search.config",
     "run_search": "bayesft_tune.search.runner", "load_trial_model": "bayesft_tune.search.results",
+    "Task": "bayesft_tune.tasks",
 }
 """Where each public name lives: imported from there on first use."""
 

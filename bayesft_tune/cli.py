@@ -69,7 +69,13 @@ def _objective_flags(a) -> None:
 
 
 def _training_flags(a) -> None:
-    a("--task", help="task to optimise (default mnist_mlp): " + _task_list())
+    a("--task", metavar="TASK", help="task to optimise: a built-in name, your own as path/to/file.py:NAME or "
+      "package.module:NAME (a bayesft_tune.Task, or a zero-argument function returning one); default mnist_mlp. "
+      "Built in: " + _task_list())
+    a("--data", metavar="PATH", help="data without code: a .npz (x_train, y_train, x_test, y_test[, x_val, y_val]) "
+      "or an ImageFolder directory (train/<class>/..., test/<class>/...); input shape and classes are inferred")
+    a("--model", metavar="MODEL", help="with --data: a registered model adapted to the data (default mlp) or "
+      "path/to/file.py:NAME of a builder (**arch) -> nn.Module")
     a("--epochs", type=int, help="training epochs per trial (default: the task's)")
     a("--batch-size", type=int, help="training batch size (default: the task's)")
     a("--lr", type=float, help="learning rate (default: the task's)")

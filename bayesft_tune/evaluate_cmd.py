@@ -36,7 +36,7 @@ def _from_run(args: argparse.Namespace):
     """The searched network of ``--run`` (``--trial``), and its task's splits."""
     cfg = load_config(args.run)
     net = load_trial_model(args.run, args.trial)
-    splits = load_data(get_task(cfg.task).dataset, root=cfg.data_dir, download=False, seed=cfg.data_seed)
+    splits = get_task(cfg.task).splits(cfg.data_dir, False, cfg.data_seed)
     return net, splits, list(dropout_rates(net).values())
 
 

@@ -19,7 +19,9 @@ from bayesft_tune.data import Splits
 from bayesft_tune.storage import join
 from bayesft_tune.storage import resolve as resolve_uri
 from bayesft_tune.tasks.checkpoint import load_state, save_state
+from bayesft_tune.tasks.source import register_task
 from bayesft_tune.tasks.space import Knobs
+from bayesft_tune.tasks.task import Task
 from bayesft_tune.tasks.spec import TrialSpec
 from bayesft_tune.tasks.trial import ClassificationTrial
 from bayesft_tune.training import Trainer
@@ -133,13 +135,16 @@ def resolve_target(target: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def run_trial(config: dict, splits: Splits | None = None) -> None:
+def run_trial(config: dict, splits: Splits | None = None, task: Task | None = None) -> None:
     """Function trainable of every task: ``config`` is ``TrialSpec.to_config(params)``.
 
     ``splits``: the task's data split when the search's driver shares the copy it loaded
     (``tune.with_parameters``: one copy in Ray's object store); None: the worker loads it.
-    Task-specific trainables always load their own."""
+    Task-specific trainables always load their own. ``task``: the Task of an ``object:``
+    reference, shipped by value (every other reference resolves in the worker)."""
     spec = TrialSpec.from_config(config)
+    if task is not None:
+        register_task(spec.task, task)
     task = spec.get_task()
     if task.trainable is not None:
         return resolve_target(task.trainable)(config)

@@ -49,7 +49,7 @@ def compare_trial(config: dict) -> None:
     ``method_options`` (MethodConfig fields)."""
     set_threads_from_resources()
     task, device, seed = get_task(config["task"]), trial_device(), int(config["seed"])
-    splits = cached_data(task.dataset, config.get("data_dir"), False, int(config["data_seed"]))
+    splits = task.splits(config.get("data_dir"), False, int(config["data_seed"]))
     cfg = MethodConfig(epochs=int(config["epochs"]), batch_size=int(config["batch_size"]),
                        lr=float(config["lr"]), **dict(config.get("method_options") or {}))
     label = f"seed{seed}"

@@ -22,7 +22,7 @@ from bayesft_tune.drift_summary import summarize_drift
 from bayesft_tune.tasks.checkpoint import build_network, model_from_state
 from bayesft_tune.tasks.final import FinalJob
 from bayesft_tune.tasks.spec import TrialSpec
-from bayesft_tune.tasks.trial import cached_data, describe
+from bayesft_tune.tasks.trial import describe
 from trainables._common import report, restore, set_threads_from_resources, trial_device
 
 __all__ = ["detection_robustness", "train_detection"]
@@ -46,7 +46,7 @@ def train_detection(config: dict) -> None:
     set_threads_from_resources()
     spec, device = TrialSpec.from_config(config), trial_device()
     task, knobs = spec.get_task(), spec.knobs(config)
-    splits = cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
+    splits = spec.splits()
     torch.manual_seed(spec.train_seed)
     trainer = _trainer(spec, build_network(task, knobs), splits, device)
     restore(trainer)
@@ -80,7 +80,7 @@ def detection_robustness(job: FinalJob) -> tuple[pd.DataFrame, pd.DataFrame]:
     ``job.erm``, of the same detector trained without dropout; no re-selection."""
     torch.set_num_threads(max(1, job.threads))
     spec, task = job.spec, job.spec.get_task()
-    splits = cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
+    splits = spec.splits()
     parts, selection = [], pd.DataFrame()
     if job.candidates:
         best = job.candidates[0]

@@ -24,7 +24,8 @@ from bayesft_tune.search.settings import (FLAT_KEYS, PARTS, FinalConfig, MultiOb
                                           ResourceConfig, Rule, SearcherConfig, SpaceConfig, StorageConfig,
                                           TrainingConfig, WarmStartConfig, pair)
 from bayesft_tune.seeds import stream_seed
-from bayesft_tune.tasks import Space, TrialSpec, get_task
+from bayesft_tune.tasks import Space, TrialSpec, get_task, reference_for
+from bayesft_tune.tasks.source import data_reference
 
 __all__ = ["DEFAULT_SPACE", "PAPER_SPACE", "FinalConfig", "MultiObjectiveConfig", "ObjectiveConfig",
            "ResourceConfig", "SearchConfig", "SearcherConfig", "SpaceConfig", "StorageConfig", "TrainingConfig",
@@ -156,8 +157,28 @@ def _parts(settings: dict[str, Any]) -> dict[str, Any]:
             raise UserInputError(f"search {name} must be a {cls.__name__}; got {type(base).__name__}.")
         flat = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items() if FLAT_KEYS.get(k) == name}
         out[name] = dataclasses.replace(base, **flat)
+    out["train"] = _with_task_reference(out["train"])
     out["domain"] = dataclasses.replace(out["domain"], space=_space(out["domain"], out["train"].task))
     return out
+
+
+def _with_task_reference(train: TrainingConfig) -> TrainingConfig:
+    """``train`` with its task as a reference string (``data``/``model`` folded in), resolved
+    here: a task that does not load is refused before anything starts."""
+    if train.model is not None and train.data is None:
+        raise UserInputError(f"--model {train.model!r} needs --data (a .npz or an ImageFolder directory): a task "
+                             "brings its own model. Add --data PATH, or drop --model.")
+    if train.data is None:
+        return dataclasses.replace(train, task=reference_for("mnist_mlp" if train.task is None else train.task))
+    if train.task is not None:
+        raise UserInputError(f"--data {train.data!r} was given together with --task {train.task!r}, which has its "
+                             "own data. Pass --data with --model (a registered model or file.py:NAME), or --task "
+                             "alone.")
+    if not isinstance(train.data, str) or not (train.model is None or isinstance(train.model, str)):
+        raise UserInputError(f"--data must be a path and --model a name or file.py:NAME; got data={train.data!r}, "
+                             f"model={train.model!r}.")
+    return dataclasses.replace(train, task=reference_for(data_reference(train.data, train.model)), data=None,
+                               model=None)
 
 
 def _space(domain: SpaceConfig, task: Any) -> tuple[str, ...] | Any:

@@ -23,11 +23,11 @@ from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.extensions import pareto_table, plot_pareto
 from bayesft_tune.seeds import stream_seed
 from bayesft_tune.storage import resolve, write_table
+from bayesft_tune.tasks import register_task, shipped_task
 from bayesft_tune.tasks.checkpoint import load_state
 from bayesft_tune.tasks.final import Candidate, FinalJob, Reference, erm_test_rows, run_final, train_reference
 from bayesft_tune.tasks.final_parts import UnitCache
 from bayesft_tune.tasks.spec import TrialSpec
-from bayesft_tune.tasks.trial import cached_data
 from trainables._common import resolve_target
 
 __all__ = ["Prepared", "ahead_job", "candidates", "final_job", "final_tables", "in_thread", "min_clean", "ranked_trials",
@@ -58,8 +58,21 @@ def _call(cfg: SearchConfig, fn, *args):
             return fn(*args)
         finally:
             torch.set_num_threads(before)  # the driver's GP steps keep their own thread count
-    remote = ray.remote(num_cpus=res.cpus_per_trial, num_gpus=res.gpus_per_trial)(fn)
+    remote = ray.remote(num_cpus=res.cpus_per_trial, num_gpus=res.gpus_per_trial)(_carrying_task(fn, cfg.train.task))
     return ray.get(remote.remote(*args))
+
+
+def _carrying_task(fn: Callable[..., T], ref: str) -> Callable[..., T]:
+    """``fn``, made to register the Task of an ``object:`` reference in the Ray worker first
+    (shipped by value with the function); ``fn`` itself for every other reference."""
+    task = shipped_task(ref)
+    if task is None:
+        return fn
+
+    def run(*args):
+        register_task(ref, task)
+        return fn(*args)
+    return run
 
 
 def _threads(cfg: SearchConfig) -> int:
@@ -157,7 +170,7 @@ def _trial_data(spec: TrialSpec) -> Splits | None:
     task = spec.get_task()
     if task.trainable is not None:
         return None
-    return cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
+    return spec.splits()
 
 
 def min_clean(cfg: SearchConfig, ref: Reference | None) -> float | None:

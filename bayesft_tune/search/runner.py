@@ -34,11 +34,13 @@ from bayesft_tune.search.tuner import eval_epochs, fit_environment, make_recorde
 from bayesft_tune.search.tuner import RelocatableSearchGenerator  # noqa: F401  (tuner.pkl of runs started before
 # the runner was split names it here: kept so --resume of those runs unpickles)
 from bayesft_tune.storage import join, read_table, write_table
+from bayesft_tune.tasks import TASK_MODULES_ENV, TASKS, modules_to_ship
+from bayesft_tune.tasks.checks import check_task
 from bayesft_tune.tasks.final import Candidate
 from bayesft_tune.tasks.final_parts import UnitCache
 from bayesft_tune.tasks.spec import TrialSpec
 
-__all__ = ["SearchOutcome", "eval_epochs", "ranked_trials", "repair_run", "resume_search", "run_search"]
+__all__ = ["SearchOutcome", "eval_epochs", "job_code", "ranked_trials", "repair_run", "resume_search", "run_search"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,20 @@ class SearchOutcome:
     pareto: pd.DataFrame | None = None
     searcher_blocking_seconds: float = math.nan
     final_units: tuple[int, int] = (0, 0)
+
+
+def job_code(cfg: SearchConfig, run_dir: str) -> tuple[dict[str, str], list[str]]:
+    """``(env, py_modules)`` of the search's Ray job: where the run directory lives now, and the
+    user's task code every worker imports (:func:`~bayesft_tune.tasks.modules_to_ship`)."""
+    paths, names = modules_to_ship(cfg.train.task)
+    return {RUN_DIR_ENV: run_dir, **({TASK_MODULES_ENV: ",".join(names)} if names else {})}, paths
+
+
+def check_user_task(cfg: SearchConfig) -> None:
+    """A task of the user's (not built in) is loaded and checked against its data before
+    Ray starts (:func:`~bayesft_tune.tasks.checks.check_task`)."""
+    if cfg.train.task not in TASKS.names():
+        check_task(search_spec(cfg))
 
 
 def repair_run(run_dir: str) -> tuple[int, int]:
@@ -160,11 +176,12 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     name = cfg.storage.name or time.strftime("search-%Y%m%d-%H%M%S")
     run_dir = join(rundir.storage_root(cfg.storage.storage_path), name)
     rundir.refuse_existing(run_dir, name)
+    check_user_task(cfg)
     check_storage_writable(run_dir)
     rundir.save_config(cfg, run_dir)
     remember_run_dir(run_dir)
     ref = start_reference(cfg, search_spec(cfg), run_dir)  # on a local CPU search, alongside Ray's start
-    with ray_session(address, env={RUN_DIR_ENV: run_dir}):
+    with ray_session(address, *job_code(cfg, run_dir)):
         outcome = _run(cfg, run_dir, lambda spec, floor, splits: make_tuner(cfg, spec, name, run_dir, floor,
                                                                             splits).fit(), started, ref)
     return outcome()
@@ -186,6 +203,6 @@ def resume_search(run_dir: str, address: str | None = None) -> SearchOutcome:
         return tune.Tuner.restore(run_dir, trainable=trainable(cfg, splits), resume_errored=True).fit()
 
     ref = start_reference(cfg, search_spec(cfg), run_dir)
-    with ray_session(cfg.resources.address, env={RUN_DIR_ENV: run_dir}):
+    with ray_session(cfg.resources.address, *job_code(cfg, run_dir)):
         outcome = _run(cfg, run_dir, fit, started, ref)
     return outcome()

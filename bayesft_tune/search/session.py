@@ -61,13 +61,17 @@ def scoped_environ(values: dict[str, str] | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None = None, env: dict[str, str] | None = None) -> Iterator[bool]:
+def ray_session(address: str | None = None, env: dict[str, str] | None = None,
+                py_modules: list[str] | None = None) -> Iterator[bool]:
     """Join ``address`` (checked reachable first) or start a local Ray; shut down what we started.
 
     Args:
         address: Ray cluster address; None starts Ray locally.
         env: environment variables of every worker of this job (inherited by a local Ray's
             processes; a cluster's workers get them as the job's ``runtime_env``).
+        py_modules: local modules (a ``.py`` file or a package directory) every worker of this
+            job imports: the user's task code, shipped with the job's ``runtime_env`` to every
+            node (also on a local Ray, so that the local and the cluster path are one).
 
     Yields:
         True if this context started or joined Ray (and will shut it down), False if Ray
@@ -86,12 +90,13 @@ def ray_session(address: str | None = None, env: dict[str, str] | None = None) -
     try:
         # A local Ray's raylet, and so every worker, inherits this process's environment. A job
         # runtime_env would carry ``env`` too, but would join every worker's runtime environment,
-        # so no worker Ray starts without one could serve this job; a cluster still needs it.
+        # so no worker Ray starts without one could serve this job; a cluster still needs it, and
+        # so does shipped code.
         own = {k: v for k, v in LOCAL_RAY_CONFIG.items() if k not in os.environ}  # the user's settings win
         with scoped_environ({**own, **(env or {})} if not address else None):
             ray.init(address=address or None, include_dashboard=False if not address else None,
                      log_to_driver=False, logging_level=logging.INFO if debug else logging.ERROR,
-                     runtime_env={"env_vars": dict(env)} if env and address else None)
+                     runtime_env=_runtime_env(address, env, py_modules))
     finally:
         if saved is None:
             os.environ.pop("RAY_AUTH_MODE", None)
@@ -99,3 +104,13 @@ def ray_session(address: str | None = None, env: dict[str, str] | None = None) -
         yield True
     finally:
         ray.shutdown()
+
+
+def _runtime_env(address: str | None, env: dict[str, str] | None, py_modules: list[str] | None) -> dict | None:
+    """The job's ``runtime_env``: ``env`` on a cluster, and the shipped modules anywhere."""
+    out: dict = {}
+    if env and address:
+        out["env_vars"] = dict(env)
+    if py_modules:
+        out["py_modules"] = list(py_modules)
+    return out or None

@@ -111,13 +111,20 @@ class ObjectiveConfig:
 class TrainingConfig:
     """How every trial trains: the task, its data and the training loss.
 
+    ``task`` is a task reference (``mnist_mlp``, ``module:NAME``, ``file.py:NAME``; see
+    :mod:`bayesft_tune.tasks.source`) or a :class:`~bayesft_tune.Task` object (None:
+    ``mnist_mlp``); ``data`` (a ``.npz`` or an ImageFolder directory) with ``model`` (a
+    registered name or ``file.py:NAME``; default ``mlp``) is data without code. Once a
+    ``SearchConfig`` is built, ``task`` is the reference and ``data``/``model`` are folded in.
     ``epochs``, ``batch_size``, ``lr`` None: the task's defaults; ``training`` None:
     drifted (Algorithm 1) in the paper's space, clean otherwise; ``data_seed`` seeds the
     train/val/test split (never derived from the run seed); ``data_dir``/``download`` are
     for torchvision datasets.
     """
 
-    task: str = "mnist_mlp"
+    task: Any = None
+    data: str | None = None
+    model: str | None = None
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
@@ -128,6 +135,9 @@ class TrainingConfig:
 
     def rules(self) -> list[Rule]:
         return [
+            (isinstance(self.task, str), "task", "a task name, module:NAME, file.py:NAME or a Task"),
+            (self.data is None or isinstance(self.data, str), "data", "a .npz file or an ImageFolder directory"),
+            (self.model is None or isinstance(self.model, str), "model", "a registered model or file.py:NAME"),
             (_optional_int(self.epochs, 1), "epochs", "an integer >= 1"),
             (_optional_int(self.batch_size, 1), "batch_size", "an integer >= 1"),
             (self.lr is None or finite(self.lr) and self.lr > 0, "lr", "a number > 0"),

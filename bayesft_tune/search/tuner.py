@@ -25,6 +25,7 @@ from bayesft_tune.search.searcher import AxSearcher
 from bayesft_tune.search.session import scoped_environ
 from bayesft_tune.search.tail import TailScorer
 from bayesft_tune.storage import resolve
+from bayesft_tune.tasks import shipped_task
 from bayesft_tune.tasks.spec import TrialSpec
 from trainables import run_trial
 
@@ -60,8 +61,10 @@ def search_spec(cfg: SearchConfig) -> TrialSpec:
 
 def trainable(cfg: SearchConfig, splits: Splits | None = None):
     """The trial function with its per-trial resources; ``splits`` (the driver's copy of the
-    trials' data split, or None) reaches every trial through Ray's object store."""
-    fn = run_trial if splits is None else tune.with_parameters(run_trial, splits=splits)
+    trials' data split, or None) and a task passed as a Python object that no module holds
+    reach every trial through Ray's object store."""
+    shared = {k: v for k, v in (("splits", splits), ("task", shipped_task(cfg.train.task))) if v is not None}
+    fn = tune.with_parameters(run_trial, **shared) if shared else run_trial
     return tune.with_resources(fn, {"cpu": cfg.resources.cpus_per_trial, "gpu": cfg.resources.gpus_per_trial})
 
 

@@ -11,7 +11,8 @@ from torch import nn
 from bayesft_tune.dropout import add_dropout
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.tasks.space import Knobs
-from bayesft_tune.tasks.task import Task, get_task
+from bayesft_tune.tasks.source import get_task
+from bayesft_tune.tasks.task import Task
 
 __all__ = ["CHECKPOINT_FILE", "build_network", "load_state", "model_from_state", "save_state"]
 

@@ -24,7 +24,6 @@ from bayesft_tune.evaluation import as_batches, evaluate_under_drift, score_batc
 from bayesft_tune.methods import MethodConfig, get_method
 from bayesft_tune.tasks.final_parts import Scorer, Scoring, UnitCache, from_checkpoint, start_units, unit_pool
 from bayesft_tune.tasks.spec import TrialSpec
-from bayesft_tune.tasks.trial import cached_data
 
 __all__ = ["Candidate", "FinalJob", "Reference", "erm_test_rows", "label_rows", "robustness_rows", "run_final",
            "score_ahead", "train_reference"]
@@ -83,7 +82,7 @@ def train_reference(spec: TrialSpec, device: str = "cpu", threads: int = 1) -> R
     """ERM on the task's own network with the spec's budget, data split and training seed."""
     torch.set_num_threads(max(1, threads))
     task = spec.get_task()
-    splits = cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
+    splits = spec.splits()
     cfg = MethodConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr)
     model = get_method("erm").fit(task.build, splits.train, splits.val, cfg, spec.train_seed, device)
     _, clean = score_batches(model.eval(), as_batches(splits.val, task.eval_batch_size, torch.device(device)))
@@ -112,7 +111,7 @@ def erm_test_rows(spec: TrialSpec, reference: Reference, sigmas, samples: int, t
     """The ERM reference's rows of the test table: schema ``ROBUSTNESS``, method ``erm``
     (scored on ``threads`` threads of one torch thread each: the same numbers for any count)."""
     task = spec.get_task()
-    splits = cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
+    splits = spec.splits()
 
     def build():
         erm = task.build()
@@ -129,7 +128,7 @@ def _scorer(job: FinalJob, cache: UnitCache) -> Scorer:
     """The job's units on its splits (validation and test), its candidates built from their checkpoints."""
     spec = job.spec
     task = spec.get_task()
-    splits = cached_data(task.dataset, spec.data_dir, spec.download, spec.data_seed)
+    splits = spec.splits()
     builders = {c.trial_id: from_checkpoint(c.state) for c in job.candidates}
     return Scorer(spec, {"val": splits.val, "test": splits.test}, builders, cache, job.device)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from bayesft_tune.data import Splits
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.objective import Objective
 from bayesft_tune.tasks.space import Knobs, Space
-from bayesft_tune.tasks.task import Task, get_task
+from bayesft_tune.tasks.source import get_task
+from bayesft_tune.tasks.task import Task
 
 __all__ = ["SPEC_KEY", "TrialSpec"]
 
@@ -26,7 +28,8 @@ class TrialSpec:
     """Everything a trial shares with the other trials of its search.
 
     Attributes:
-        task: registered task name.
+        task: the task's reference (:mod:`~bayesft_tune.tasks.source`): a built-in name,
+            ``module:NAME``, ``/abs/file.py:NAME``, ``data:{...}`` or ``object:NAME``.
         space: the searched knobs (unsearched ones keep their defaults).
         epochs, batch_size, lr: training budget (``lr`` unless the space searches it).
         objective: what the trial reports (name, σ, T).
@@ -62,6 +65,10 @@ class TrialSpec:
     def get_task(self) -> Task:
         """The registered task (its smoke variant under ``BAYESFT_SMOKE=1``)."""
         return get_task(self.task)
+
+    def splits(self) -> Splits:
+        """The task's data split of this search (``data_seed``), loaded once per process."""
+        return self.get_task().splits(self.data_dir, self.download, self.data_seed)
 
     def knobs(self, params: Mapping[str, Any]) -> Knobs:
         """The knobs of a trial whose searched parameters are ``params``."""

@@ -6,19 +6,19 @@ both run :class:`ClassificationTrial`; only how a report is delivered differs.
 
 from __future__ import annotations
 
-import functools
 import time
 from typing import Callable
 
 import torch
 from torch import nn
 
-from bayesft_tune.data import Splits, load_data
+from bayesft_tune.data import Splits
 from bayesft_tune.evaluation import as_batches, evaluate_under_drift, score_batches
 from bayesft_tune.objective import Objective
 from bayesft_tune.tasks.checkpoint import build_network
 from bayesft_tune.tasks.space import Knobs
 from bayesft_tune.tasks.spec import TrialSpec
+from bayesft_tune.tasks.task import cached_data
 from bayesft_tune.training import TrainConfig, Trainer
 
 __all__ = ["ClassificationTrial", "Report", "cached_data", "describe", "drift_metrics"]
@@ -26,12 +26,6 @@ __all__ = ["ClassificationTrial", "Report", "cached_data", "describe", "drift_me
 Report = Callable[[dict, bool], None]
 """``report(metrics, checkpoint)``: deliver one epoch's metrics; ``checkpoint`` says whether
 this epoch carries the MC objective (and so a checkpoint)."""
-
-
-@functools.lru_cache(maxsize=4)
-def cached_data(dataset: str, data_dir: str | None, download: bool, seed: int) -> Splits:
-    """Load a dataset once per worker process (trials reuse actors)."""
-    return load_data(dataset, root=data_dir, download=download, seed=seed)
 
 
 def drift_metrics(model: nn.Module, data, objective: Objective, drift: str, seed: int,
@@ -62,8 +56,7 @@ class ClassificationTrial:
     def __init__(self, spec: TrialSpec, knobs: Knobs, device: torch.device, splits: Splits | None = None) -> None:
         self.spec, self.knobs, self.device = spec, knobs, device
         task = spec.get_task()
-        self.splits = splits if splits is not None else cached_data(task.dataset, spec.data_dir, spec.download,
-                                                                    spec.data_seed)
+        self.splits = splits if splits is not None else spec.splits()
         torch.manual_seed(spec.train_seed)
         self.model = build_network(task, knobs)
         cfg = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=knobs.lr or spec.lr,
