@@ -69,13 +69,10 @@ def _objective_flags(a) -> None:
 
 
 def _training_flags(a) -> None:
-    a("--task", metavar="TASK", help="task to optimise: a built-in name, your own as path/to/file.py:NAME or "
-      "package.module:NAME (a bayesft_tune.Task, or a zero-argument function returning one); default mnist_mlp. "
-      "Built in: " + _task_list())
-    a("--data", metavar="PATH", help="data without code: a .npz (x_train, y_train, x_test, y_test[, x_val, y_val]) "
-      "or an ImageFolder directory (train/<class>/..., test/<class>/...); input shape and classes are inferred")
-    a("--model", metavar="MODEL", help="with --data: a registered model adapted to the data (default mlp) or "
-      "path/to/file.py:NAME of a builder (**arch) -> nn.Module")
+    a("--task", help="built-in task (default mnist_mlp), or yours: file.py:NAME or module:NAME of a bayesft_tune.Task "
+      "(or a zero-argument function returning one). Built in: " + _task_list())
+    a("--data", metavar="PATH", help="data without code: a .npz of x_train, y_train, x_test, y_test or an ImageFolder")
+    a("--model", help="with --data: a registered model, adapted to the data (default mlp), or file.py:NAME")
     a("--epochs", type=int, help="training epochs per trial (default: the task's)")
     a("--batch-size", type=int, help="training batch size (default: the task's)")
     a("--lr", type=float, help="learning rate (default: the task's)")
@@ -119,13 +116,11 @@ def _run_flags(a) -> None:
 
 def _task_list() -> str:
     from bayesft_tune.tasks import TASKS  # lazy, as every command's modules: see the top
-
     return "; ".join(f"{t.name} ({t.description})" for t in TASKS.values())
 
 
 def _drift_list() -> str:
     from bayesft_tune.drift import drift_names  # lazy, as every command's modules: see the top
-
     return ", ".join(drift_names())
 
 

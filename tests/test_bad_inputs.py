@@ -16,13 +16,18 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from bayesft_tune import add_dropout, build_model
 from bayesft_tune.cli import main
 
-from bad_input_cases import CASES, N_CASES, Case  # the table of bad command lines
+from bad_input_cases import CASES as FLAG_CASES, Case  # the tables of bad command lines
+from bad_input_tasks import USER_TASK
+
+CASES = FLAG_CASES + USER_TASK
+N_CASES = len(CASES)
 
 
 class Tripwire(Exception):
@@ -51,6 +56,11 @@ def _workspace(root: Path) -> None:
     (root / "text.pt").write_text("not a checkpoint\n")
     (root / "zero.pt").write_bytes(b"")
     torch.save({"weights": 1}, root / "odd.pt")
+    digits = np.random.default_rng(0).integers(0, 16, size=(200, 8, 8))
+    labels = np.arange(200) % 10
+    np.savez(root / "digits8.npz", x_train=digits, y_train=labels, x_test=digits[:50], y_test=labels[:50])
+    np.savez(root / "partial.npz", x_train=digits, y_train=labels)
+    np.savez(root / "negative.npz", x_train=digits, y_train=labels - 1, x_test=digits[:50], y_test=labels[:50])
 
 
 def _snapshot(root: Path) -> dict[str, str]:

@@ -36,6 +36,8 @@ DEFAULT_SPACE: tuple[str, ...] = ("dropout", "width", "noise")
 PAPER_SPACE: tuple[str, ...] = ("dropout",)
 """The paper's mode: per-slot dropout rates only, drifted-loss objective and training."""
 ARCH_KNOBS = ("width", "activation", "norm")
+FOLDED = ("data", "model")
+"""Flat settings folded into the task reference when a config is built (always None after)."""
 
 
 @dataclass(frozen=True, init=False)
@@ -130,7 +132,7 @@ class SearchConfig:
     def to_dict(self) -> dict[str, Any]:
         """The flat settings (what ``search_config.json`` holds and :meth:`from_dict` reads)."""
         parts = {name: dataclasses.asdict(getattr(self, name)) for name in PARTS}
-        return {key: parts[part][key] for key, part in FLAT_KEYS.items()}
+        return {key: parts[part][key] for key, part in FLAT_KEYS.items() if key not in FOLDED}
 
 
 def _flat(part: str, key: str) -> property:

@@ -69,9 +69,8 @@ def ray_session(address: str | None = None, env: dict[str, str] | None = None,
         address: Ray cluster address; None starts Ray locally.
         env: environment variables of every worker of this job (inherited by a local Ray's
             processes; a cluster's workers get them as the job's ``runtime_env``).
-        py_modules: local modules (a ``.py`` file or a package directory) every worker of this
-            job imports: the user's task code, shipped with the job's ``runtime_env`` to every
-            node (also on a local Ray, so that the local and the cluster path are one).
+        py_modules: the user's task code (``.py`` files, package directories), shipped to every
+            node with the job's ``runtime_env``, on a local Ray too (one path for both).
 
     Yields:
         True if this context started or joined Ray (and will shut it down), False if Ray
@@ -88,10 +87,8 @@ def ray_session(address: str | None = None, env: dict[str, str] | None = None,
     if not address and saved is None:  # a local Ray only this process talks to needs no token
         os.environ["RAY_AUTH_MODE"] = "disabled"
     try:
-        # A local Ray's raylet, and so every worker, inherits this process's environment. A job
-        # runtime_env would carry ``env`` too, but would join every worker's runtime environment,
-        # so no worker Ray starts without one could serve this job; a cluster still needs it, and
-        # so does shipped code.
+        # A local Ray's raylet, and so every worker, inherits this process's environment (a job
+        # runtime_env would join every worker's, so no worker started without one could serve).
         own = {k: v for k, v in LOCAL_RAY_CONFIG.items() if k not in os.environ}  # the user's settings win
         with scoped_environ({**own, **(env or {})} if not address else None):
             ray.init(address=address or None, include_dashboard=False if not address else None,

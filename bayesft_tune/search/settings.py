@@ -70,8 +70,11 @@ class SpaceConfig:
     def rules(self) -> list[Rule]:
         lo, hi = self.bounds
         noise = self.noise_injection_bounds
+        logs = [(0 < b[0] < b[1], key, "(low, high) with 0 < low < high (a log-scale range)")
+                for key, b in (("width_ratio_bounds", self.width_ratio_bounds), ("lr_bounds", self.lr_bounds),
+                               ("weight_decay_bounds", self.weight_decay_bounds))]
         return [(0.0 <= lo < hi < 1.0, "bounds", "(low, high) with 0 <= low < high < 1"),
-                (0 <= noise[0] < noise[1], "noise_injection_bounds", "(low, high) with 0 <= low < high")]
+                (0 <= noise[0] < noise[1], "noise_injection_bounds", "(low, high) with 0 <= low < high"), *logs]
 
 
 @dataclass(frozen=True)

@@ -67,11 +67,12 @@ def _check_forward(task: Task, splits: Splits, batch_size: int) -> None:
         raise UserInputError(f"task {task.name!r}: the model's forward fails on one batch of the data, inputs of shape "
                              f"{tuple(x.shape)}: {type(err).__name__}: {err}. Make the model take inputs of shape "
                              f"N x {' x '.join(map(str, splits.input_shape))}.") from err
+    if not task.slots():
+        raise UserInputError(f"task {task.name!r}: a network needs at least 2 Linear/Conv layers to have a dropout "
+                             f"slot (after every such layer but the last); {type(net).__name__} has fewer. Pass a "
+                             "deeper network.")
     want = (len(x), splits.num_classes)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise UserInputError(f"task {task.name!r}: the model maps inputs of shape {tuple(x.shape)} to {got}; it must "
                              f"return logits of shape {want} (N x num_classes).")
-    if not task.slots():
-        raise UserInputError(f"task {task.name!r}: the model has no dropout slot (add_dropout puts one after every "
-                             "Linear/Conv layer but the last); give it at least two such layers.")
