@@ -163,8 +163,9 @@ def _fraction(value: float | None, name: str) -> float:
 
 def _split_sizes(y: np.ndarray, fractions: Sequence[float], classes: int) -> tuple[int, ...]:
     sizes = tuple(max(classes, round(f * len(y))) for f in fractions)
-    if len(y) - sum(sizes) < classes or np.bincount(y, minlength=classes).min() < len(sizes) + 1:
-        raise UserInputError(f"{len(y)} rows with {classes} classes (smallest class {np.bincount(y).min()} rows) "
+    smallest = int(np.bincount(y, minlength=classes).min())
+    if len(y) - sum(sizes) < classes or smallest < len(sizes) + 1:
+        raise UserInputError(f"{len(y)} rows with {classes} classes (smallest class {smallest} rows) "
                              f"are too few for held-out parts of {list(sizes)} rows stratified by class; "
                              "every class needs a row in every split. Pass more data or smaller fractions.")
     return sizes

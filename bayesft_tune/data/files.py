@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from bayesft_tune.data._base import Splits, from_arrays
 from bayesft_tune.errors import UserInputError
@@ -50,7 +51,8 @@ def read_npz(path: str, seed: int) -> Splits:
 
 def read_image_folder(root: str, seed: int) -> Splits:
     """:class:`Splits` of torchvision's ImageFolder layout: ``root/train/<class>/…`` and
-    ``root/test/<class>/…`` (same class folders, same image size); 10 % of train is validation."""
+    ``root/test/<class>/…`` (same class folders, same image size; grey-scale images keep one
+    channel); 10 % of train is validation."""
     images = {part: _folder_arrays(os.path.join(root, part)) for part in ("train", "test")}
     (x, y, classes), (x_te, y_te, test_classes) = images["train"], images["test"]
     if classes != test_classes:
@@ -70,7 +72,7 @@ def _folder_arrays(path: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     except (OSError, FileNotFoundError) as err:
         raise UserInputError(f"could not read images under {path!r}: {err}. Use ImageFolder's layout, "
                              "<class>/<image>.png.") from err
-    arrays = [np.asarray(folder.loader(p)) for p, _ in folder.samples]
+    arrays = [_pixels(p) for p, _ in folder.samples]
     shapes = sorted({a.shape for a in arrays})
     if len(shapes) != 1:
         raise UserInputError(f"images under {path!r} differ in size ({shapes[:3]}...); resize them to one size "
@@ -78,6 +80,12 @@ def _folder_arrays(path: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     x = np.stack(arrays)
     x = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x  # N x H x W x C -> N x C x H x W
     return x, np.array([t for _, t in folder.samples]), list(folder.classes)
+
+
+def _pixels(path: str) -> np.ndarray:
+    """One image: ``H x W`` for grey-scale files, ``H x W x 3`` otherwise (alpha and palettes to RGB)."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L" if image.mode in ("1", "L", "I", "I;16", "F") else "RGB"))
 
 
 @dataclass(frozen=True)
