@@ -116,12 +116,15 @@ def test_ray_up_submit_down_on_local_yaml(ssh_host):
     config = str(_test_config(d))
     _ray("up", "-y", "--no-config-cache", config)
     assert (d / "home" / "bayesft-tune" / "bayesft_tune" / "cli.py").exists(), "file_mounts synced"
-    flags = ["--trials", "2", "--concurrency", "1", "--epochs", "1", "--samples", "2",
-             "--robustness-samples", "2", "--no-erm-baseline", "--storage-path", str(d / "runs"),
+    # a task of the user's, copied next to search_entry.py on the head (README: "Your own network")
+    _ray("rsync-up", config, str(ROOT / "tests" / "fixtures" / "user_project" / "tiny_digits.py"), "~/tiny_digits.py")
+    flags = ["--task", "tiny_digits.py:TASK", "--trials", "2", "--concurrency", "1", "--epochs", "1",
+             "--samples", "2", "--robustness-samples", "2", "--no-erm-baseline", "--storage-path", str(d / "runs"),
              "--name", "submitted"]
     submitted = _ray("submit", config, "clusters/search_entry.py", "--", *flags)
     trials = pd.read_parquet(d / "runs" / "submitted" / "trials.parquet")
     assert len(trials) == 2 and (trials.status == "completed").all(), submitted.stdout[-2000:]
+    assert all(t.endswith("/tiny_digits.py:TASK") for t in trials.task), set(trials.task)
     assert "returned network: trial" in submitted.stdout
     _ray("down", "-y", config)
     time.sleep(2)
