@@ -213,7 +213,7 @@ def test_search_entry_imports_only_stdlib_at_top_level():
             top |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             top.add(node.module)
-    assert top <= {"__future__", "sys"}
+    assert top <= {"__future__", "os", "sys"}
     lazy = {
         n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n not in tree.body
     }
@@ -256,3 +256,15 @@ def test_search_entry_as_submitted_script(monkeypatch):
         runpy.run_path(str(ENTRY), run_name="__main__")
     assert exit_info.value.code == 3
     assert calls == [["search", "--address", "auto", "--trials", "2"]]
+
+
+def test_search_entry_takes_a_relative_task_file_from_beside_itself(tmp_path, monkeypatch):
+    entry = entry_module()
+    monkeypatch.chdir(tmp_path)  # `ray submit` runs the script from the head's home directory
+    monkeypatch.setattr(entry, "HERE", str(tmp_path / "beside"))
+    (tmp_path / "beside").mkdir()
+    (tmp_path / "beside" / "mine.py").write_text("")
+    argv = entry.search_argv(["--task", "mine.py:TASK", "--name", "mine.py:TASK"])
+    assert argv[:5] == ["search", "--address", "auto", "--task", f"{tmp_path}/beside/mine.py:TASK"]
+    assert argv[-1] == "mine.py:TASK"  # only --task's value
+    assert entry.search_argv(["--task", "mnist_mlp"])[-1] == "mnist_mlp"
