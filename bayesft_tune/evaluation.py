@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from bayesft_tune.drift import DriftModel, ParamFilter, check_sigma, get_drift, select_parameters
+from bayesft_tune.drift import DriftModel, ParamFilter, get_drift, select_parameters
 from bayesft_tune.errors import UserInputError
 
 __all__ = ["DEFAULT_SIGMAS", "VMAP_WEIGHT_BUDGET", "DriftedCopy", "as_batches", "evaluate_under_drift",
@@ -48,6 +48,7 @@ class DriftedCopy:
         model: the working copy, in ``eval()`` mode, on ``device``.
         clean: clean weights, shape ``P``.
         max_abs: ``max |w|`` of each weight's tensor, shape ``P``.
+        groups: the index of each weight's tensor, shape ``P`` (per-tensor device effects).
         flat: the working copy's drifting weights, shape ``P`` (parameters are views).
     """
 
@@ -58,6 +59,8 @@ class DriftedCopy:
             self.clean = torch.cat([p.detach().reshape(-1) for _, p in self.selected])
             self.max_abs = torch.cat([p.detach().abs().max().expand(p.numel())
                                       for _, p in self.selected])
+            self.groups = torch.cat([torch.full((p.numel(),), i, device=device, dtype=torch.int64)
+                                     for i, (_, p) in enumerate(self.selected)])
             self.flat = self.clean.clone()
             offset = 0
             for _, p in self.selected:
@@ -67,11 +70,11 @@ class DriftedCopy:
     def set_drift(self, drift: DriftModel, noise: Tensor, sigma: float) -> None:
         """Write ``drift.apply(clean, noise, sigma)`` into the working copy."""
         with torch.no_grad():
-            drift.apply_into(self.flat, self.clean, noise, sigma, self.max_abs)
+            drift.apply_into(self.flat, self.clean, noise, sigma, self.max_abs, self.groups)
 
     def stacked(self, drift: DriftModel, noise: Tensor, sigma: float) -> dict[str, Tensor]:
         """Drifted parameters for a batch of samples: noise ``S x P`` -> ``{name: S x *shape}``."""
-        flat = drift.apply(self.clean[None], noise, sigma, self.max_abs[None])
+        flat = drift.apply(self.clean[None], noise, sigma, self.max_abs[None], self.groups)
         out, offset = {}, 0
         for name, p in self.selected:
             out[name] = flat[:, offset:offset + p.numel()].reshape(-1, *p.shape)
@@ -151,8 +154,8 @@ def _resolve_method(method: Method, device: torch.device) -> str:
     return method
 
 
-def _check_grid(sigmas: Iterable[float], samples: int) -> list[float]:
-    grid = [check_sigma(s) for s in (sigmas if isinstance(sigmas, Iterable) else [sigmas])]
+def _check_grid(sigmas: Iterable[float], samples: int, drift: DriftModel) -> list[float]:
+    grid = [drift.check_level(s) for s in (sigmas if isinstance(sigmas, Iterable) else [sigmas])]
     if not grid:
         raise UserInputError("sigmas is empty; pass at least one drift strength, e.g. [0.6].")
     if int(samples) != samples or samples < 1:
@@ -195,10 +198,11 @@ def prepare_drift(model: nn.Module, sigmas, samples: int, drift: str | DriftMode
                   params: ParamFilter, device) -> tuple[list[float], DriftModel, torch.device,
                                                         DriftedCopy, torch.Generator]:
     """Validated σ grid, drift model, device, private drifted copy and seeded generator."""
-    grid = _check_grid(sigmas if isinstance(sigmas, Iterable) else [sigmas], samples)
+    drift_model = get_drift(drift)
+    grid = _check_grid(sigmas if isinstance(sigmas, Iterable) else [sigmas], samples, drift_model)
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     gen = torch.Generator(device=dev).manual_seed(int(seed))
-    return grid, get_drift(drift), dev, DriftedCopy(model, params, dev), gen
+    return grid, drift_model, dev, DriftedCopy(model, params, dev), gen
 
 
 def _vmap_chunk(chunk: int | None, samples: int, work: DriftedCopy) -> int:

@@ -77,8 +77,7 @@ def drifted_weights(model: nn.Module, drift: str, sigma: float, generator: torch
     with torch.no_grad():
         for _, p in select_parameters(model, params):
             saved.append((p, p.detach().clone()))
-            noise = model_drift.draw(p.numel(), generator, p.device, p.dtype).view_as(p)
-            p.copy_(model_drift.apply(p.detach(), noise, sigma, p.detach().abs().max()))
+            p.copy_(model_drift.drift_tensor(p.detach(), sigma, generator))
     try:
         yield
     finally:

@@ -30,6 +30,28 @@ class DriftModel(abc.ABC):
     """
 
     name: ClassVar[str]
+    axis: ClassVar[str] = "sigma"
+    """What the level means: ``sigma`` (a strength), ``p`` (a fault fraction) or ``time``."""
+    unit: ClassVar[str] = ""
+    """The level's unit (``s`` for time)."""
+    levels: ClassVar[tuple[float, ...] | None] = None
+    """The only levels the model knows (measured times), or None: any level >= 0."""
+
+    def check_level(self, level: float) -> float:
+        """``level`` as a float, if the model accepts it.
+
+        Raises:
+            UserInputError: not finite, below 0, or not one of :attr:`levels`.
+        """
+        if self.axis == "sigma":
+            return check_sigma(level)
+        value = float(level)
+        if not (value >= 0.0 and value != float("inf")):
+            raise UserInputError(f"{self.name} level ({self.axis}) must be a finite number >= 0; got {level!r}.")
+        if self.levels is not None and value not in self.levels:
+            raise UserInputError(f"{self.name} knows only the {self.axis} levels {list(self.levels)} {self.unit} "
+                                 f"(measured); got {level!r}. Pass one of those.")
+        return value
 
     @abc.abstractmethod
     def draw(self, numel: int, generator: torch.Generator, device: torch.device,
@@ -43,19 +65,23 @@ class DriftModel(abc.ABC):
             dtype: floating dtype of the weights.
 
         Returns:
-            Noise of shape ``N``.
+            Noise of shape ``N``, or ``K x N`` for a model with ``K`` independent draws per
+            weight (the device models).
         """
 
     @abc.abstractmethod
-    def apply(self, weights: Tensor, noise: Tensor, sigma: float, max_abs: Tensor) -> Tensor:
+    def apply(self, weights: Tensor, noise: Tensor, sigma: float, max_abs: Tensor,
+              groups: Tensor | None = None) -> Tensor:
         """Drift clean weights.
 
         Args:
-            weights: clean weights, shape ``N`` (or any shape; all inputs broadcast).
-            noise: output of :meth:`draw`, same shape as ``weights``.
-            sigma: drift strength σ (unitless; its meaning is the subclass's).
+            weights: clean weights, shape ``N`` (or ``S x N``; all inputs broadcast).
+            noise: output of :meth:`draw` (``N`` or ``K x N``; ``S`` of them stacked first).
+            sigma: the level: drift strength σ, fault fraction or seconds (see :attr:`axis`).
             max_abs: ``max |w|`` of the tensor each weight belongs to, broadcastable
                 to ``weights``.
+            groups: the tensor (crossbar) index of each weight, shape ``N``, for models that
+                act per tensor (global drift compensation); None: one tensor.
 
         Returns:
             Drifted weights, same shape and dtype as ``weights``. ``sigma == 0`` must
@@ -63,10 +89,10 @@ class DriftModel(abc.ABC):
         """
 
     def apply_into(self, out: Tensor, weights: Tensor, noise: Tensor, sigma: float,
-                   max_abs: Tensor) -> None:
+                   max_abs: Tensor, groups: Tensor | None = None) -> None:
         """Write :meth:`apply`'s result into ``out`` (same shape). Subclasses may override
         with an allocation-free version; the Monte Carlo loop calls this per (sample, σ)."""
-        out.copy_(self.apply(weights, noise, sigma, max_abs))
+        out.copy_(self.apply(weights, noise, sigma, max_abs, groups))
 
     @abc.abstractmethod
     def moments(self, weights: Tensor, sigma: float, max_abs: Tensor) -> tuple[Tensor, Tensor]:
@@ -85,14 +111,18 @@ class DriftModel(abc.ABC):
             generator: seeded generator on the model's device.
             params: which parameters drift (see :data:`ParamFilter`).
         """
-        check_sigma(sigma)
+        self.check_level(sigma)
         drifted = copy.deepcopy(model)
         with torch.no_grad():
             for _, p in select_parameters(drifted, params):
-                noise = self.draw(p.numel(), generator, p.device, p.dtype).view_as(p)
-                max_abs = p.detach().abs().max()
-                p.copy_(self.apply(p.detach(), noise, sigma, max_abs))
+                p.copy_(self.drift_tensor(p.detach(), sigma, generator))
         return drifted
+
+    def drift_tensor(self, tensor: Tensor, sigma: float, generator: torch.Generator) -> Tensor:
+        """One fresh draw of drift applied to one tensor (one crossbar), same shape."""
+        noise = self.draw(tensor.numel(), generator, tensor.device, tensor.dtype)
+        flat = tensor.reshape(-1)
+        return self.apply(flat, noise, sigma, flat.abs().max()).view_as(tensor)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

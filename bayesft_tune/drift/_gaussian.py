@@ -27,7 +27,8 @@ class GaussianDrift(DriftModel):
              dtype: torch.dtype) -> Tensor:
         return torch.randn(numel, generator=generator, device=device, dtype=dtype)
 
-    def apply(self, weights: Tensor, noise: Tensor, sigma: float, max_abs: Tensor) -> Tensor:
+    def apply(self, weights: Tensor, noise: Tensor, sigma: float, max_abs: Tensor,
+              groups: Tensor | None = None) -> Tensor:
         return weights + noise * (sigma * max_abs)
 
     def moments(self, weights: Tensor, sigma: float, max_abs: Tensor) -> tuple[Tensor, Tensor]:

@@ -29,11 +29,12 @@ class LogNormalDrift(DriftModel):
              dtype: torch.dtype) -> Tensor:
         return torch.randn(numel, generator=generator, device=device, dtype=dtype)
 
-    def apply(self, weights: Tensor, noise: Tensor, sigma: float, max_abs: Tensor) -> Tensor:
+    def apply(self, weights: Tensor, noise: Tensor, sigma: float, max_abs: Tensor,
+              groups: Tensor | None = None) -> Tensor:
         return weights * torch.exp(noise * sigma)
 
     def apply_into(self, out: Tensor, weights: Tensor, noise: Tensor, sigma: float,
-                   max_abs: Tensor) -> None:
+                   max_abs: Tensor, groups: Tensor | None = None) -> None:
         torch.mul(noise, sigma, out=out)
         out.exp_().mul_(weights)
 

@@ -27,6 +27,7 @@ class StuckAtDrift(DriftModel):
     """
 
     name = "stuck_at"
+    axis = "p"
 
     def __init__(self, p_on: float = 0.5) -> None:
         if not 0.0 <= p_on <= 1.0:
@@ -38,7 +39,8 @@ class StuckAtDrift(DriftModel):
              dtype: torch.dtype) -> Tensor:
         return torch.rand(numel, generator=generator, device=device, dtype=dtype)
 
-    def apply(self, weights: Tensor, noise: Tensor, sigma: float, max_abs: Tensor) -> Tensor:
+    def apply(self, weights: Tensor, noise: Tensor, sigma: float, max_abs: Tensor,
+              groups: Tensor | None = None) -> Tensor:
         if sigma > 1.0:
             raise UserInputError(f"stuck_at sigma is a fault fraction and must be in [0, 1]; "
                                  f"got sigma={sigma!r}. Pass a fraction such as 0.05.")
