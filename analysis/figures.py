@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from bayesft_tune.argtypes import format_level
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.schema import SLOT_PREFIX, slot_columns
 
@@ -34,7 +35,10 @@ DEFAULT_BOUNDS: tuple[float, float] = (0.0, 0.8)
 """Search bounds of every dropout rate in the default search (``SearchConfig.bounds``)."""
 DRIFT_WORDS = {"lognormal": "log-normal drift θ' = θ·exp(λ), λ ~ N(0, σ²) per weight",
                "gaussian": "additive Gaussian drift θ' = θ + ε, ε ~ N(0, (σ·max|w|)²)",
-               "stuck_at": "stuck-at faults, a fraction σ of the cells stuck"}
+               "stuck_at": "stuck-at faults, a fraction σ of the cells stuck",
+               "pcm": "IBM's PCM model (programming noise, drift, 1/f read noise) on differential pairs",
+               "reram_wan2022": "the NeuRRAM ReRAM chip's measured conductance deviations (Wan et al. 2022)"}
+TIME_TICKS = (1.0, 3600.0, 86400.0, 30 * 86400.0, 365 * 86400.0)
 CONVERGENCE_COLUMNS = ("trial_number", "trial_index", "trial_id", "objective_mean",
                        "objective_sem", "best_so_far", "objective_name", "objective_direction")
 
@@ -82,11 +86,20 @@ def plot_robustness(robustness: pd.DataFrame, path: str | os.PathLike,
     auto_title, caption = robustness_caption(robustness)
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.add_subplot()
+    time = "level_axis" in robustness and (robustness["level_axis"] == "time").any()
     for key, g in curves.groupby(keys, sort=True):
+        if time:  # log time axis: t = 0 (the clean network) is a dotted line, not a point
+            clean, g = g[g["sigma"] == 0], g[g["sigma"] > 0]
         line, = ax.plot(g["sigma"], g["accuracy_mean"], marker="o", ms=4, label=label(key))
         ax.fill_between(g["sigma"], g["accuracy_ci_low"], g["accuracy_ci_high"],
                         color=line.get_color(), alpha=0.2, lw=0)
-    ax.set(xlabel=SIGMA_LABEL, ylabel="accuracy", title=auto_title if title is None else title)
+        if time and len(clean):
+            ax.axhline(clean["accuracy_mean"].iloc[0], color=line.get_color(), ls=":", lw=1)
+    if time:
+        ax.set_xscale("log")
+        ax.set_xticks(TIME_TICKS, [format_level(t, "s") for t in TIME_TICKS])
+    ax.set(xlabel="time since programming (dotted: clean, t = 0)" if time else SIGMA_LABEL, ylabel="accuracy",
+           title=auto_title if title is None else title)
     ax.grid(alpha=0.3)
     ax.legend(title="method (band: 95 % CI)", frameon=False)
     fig.text(0.02, -0.01, caption, ha="left", va="top", fontsize="small", wrap=True)

@@ -1,14 +1,10 @@
 """``bayesft-tune``: search, evaluate and report from the command line.
 
-    bayesft-tune search [--task mnist_mlp] [--trials 30] [--config FILE.yaml] [--resume RUN_DIR]
-    bayesft-tune evaluate --model mlp --dropout 0.5,0.5
-    bayesft-tune report RUN_DIR [--out DIR]
-    bayesft-tune compare [--task mnist_mlp] [--methods erm,...,bayesft] [--seeds 3]
-    bayesft-tune ablation [--seeds 3] [--epochs 5] [--out DIR]
+    bayesft-tune search [--task mnist_mlp | --task file.py:NAME] [--trials 30] [--config FILE.yaml] [--resume RUN]
+    bayesft-tune evaluate --model mlp --dropout 0.5,0.5 | report RUN_DIR | compare | ablation
 
-Bad input ends with one line 'bayesft-tune <command>: error: <rule, value, fix>' and exit
-status 2; --debug (before or after the command) shows the traceback instead. Ctrl-C
-exits with status 130 (a search prints how to resume it).
+Bad input ends with one line 'bayesft-tune <command>: error: <rule, value, fix>' and exit status 2;
+--debug (before or after the command) shows the traceback instead. Ctrl-C exits with status 130.
 """
 
 from __future__ import annotations
@@ -22,10 +18,9 @@ import warnings
 from typing import Sequence
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.argtypes import floats as _floats, names as _names
+from bayesft_tune.argtypes import floats as _floats, level as _level, levels as _levels, names as _names
 
-# Every command's modules are imported inside the functions that run it, so that the first
-# line prints before torch, Ax and Ray load (README: time to the first line, ~2 s).
+# Every command's modules are imported inside the functions that run it: the first line prints before torch loads.
 
 EXIT_USER_ERROR, EXIT_INTERRUPTED = 2, 130
 DEBUG_FLAG, DEBUG_ENV = "--debug", "BAYESFT_DEBUG"
@@ -58,8 +53,12 @@ def _space_flags(a) -> None:
 def _objective_flags(a) -> None:
     a("--objective", choices=["drifted_loss", "grid_accuracy"], help="grid_accuracy: maximise mean accuracy "
       "over --objective-sigmas (default); drifted_loss: minimise MC drifted loss at --target-sigma (paper mode)")
-    a("--objective-sigmas", type=_floats, metavar="S1,S2,..", help="σ grid of grid_accuracy")
-    a("--target-sigma", type=float, help="σ of the objective, the MC drifted loss (default 0.9)")
+    a("--objective-levels", "--objective-sigmas", dest="objective_sigmas", type=_levels, metavar="L1,L2,..",
+      help="levels of grid_accuracy on the drift's axis: σ (0.3,...,1.5) or time since programming (pcm: 1h,1d,30d,1y)")
+    a("--target-level", "--target-sigma", dest="target_sigma", type=_level, help="level of the MC drifted loss "
+      "(default 0.9; time models: the last objective level)")
+    a("--gdc", action=argparse.BooleanOptionalAction, help="global drift compensation per layer (device models; "
+      "default on for pcm, off for reram_wan2022)")
     a("--samples", type=int, help="Monte Carlo drift samples T per evaluation (default 16)")
     a("--drift", help="drift model of the objective (default lognormal): " + _drift_list())
     a("--clean-guard", type=float, metavar="DROP", help="returned network's clean validation accuracy at most "
@@ -109,7 +108,8 @@ def _run_flags(a) -> None:
     a("--reselect-top-k", type=int, metavar="K", help="top trials re-scored with fresh draws to pick the "
       "returned network (default 3)")
     a("--robustness-samples", type=int, help="T of the final best-vs-ERM evaluation (default 32)")
-    a("--robustness-sigmas", type=_floats, help="σ grid of the final evaluation (default 0,0.3,...,1.5)")
+    a("--robustness-levels", "--robustness-sigmas", dest="robustness_sigmas", type=_levels, help="levels of the "
+      "final evaluation (default 0,0.3,...,1.5; pcm 0,1s,1h,1d,30d,1y; reram_wan2022 0,1s,1d,2d)")
     a("--no-erm-baseline", dest="erm_baseline", action="store_false", default=None,
       help="skip training the ERM model of the final table")
 
@@ -121,7 +121,7 @@ def _task_list() -> str:
 
 def _drift_list() -> str:
     from bayesft_tune.drift import drift_names  # lazy, as every command's modules: see the top
-    return ", ".join(drift_names())
+    return ", ".join(drift_names()) + " (pcm:gdc=false etc. sets a model's parameters)"
 
 
 def _search(args: argparse.Namespace) -> int:

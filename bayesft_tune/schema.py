@@ -14,8 +14,10 @@ Three tables live in a run directory:
 Each file carries ``SCHEMA_VERSION`` in its Parquet key-value metadata under
 :data:`VERSION_KEY`. Bump the version whenever a column is renamed, retyped or removed.
 Version 2 added the objective's name and direction, the data seed and the knob columns;
-version-1 tables still read (missing columns are empty; their objective is the drifted
-loss, minimised).
+version 3 the robustness level's axis and unit (``sigma`` holds the level: σ, a fault
+fraction, or seconds since programming for the device models). Version-1 and -2 tables
+still read (missing columns are empty; an empty axis is σ; a version-1 objective is the
+drifted loss, minimised).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ __all__ = ["ABLATION", "ABLATION_TESTS", "COMPARE_TESTS", "HISTORY", "PARETO", "
            "SELECTION", "SLOT_PREFIX", "STATUSES", "TABLES", "TRIALS", "VERSION_KEY", "WIDTH_PREFIX",
            "conform", "slot_columns", "width_columns"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_KEY = "bayesft_tune.schema_version"
 SLOT_PREFIX = "dropout_"
 WIDTH_PREFIX = "width_"
@@ -115,7 +117,9 @@ ROBUSTNESS: dict[str, str] = {
     "split": "string",             # evaluation split, "test"
     "drift": "string",             # drift model name
     "data_seed": "Int64",          # seed of the train/val/test split the network was trained and scored on
-    "sigma": "float64",
+    "sigma": "float64",            # the level on the drift model's axis (σ, p, or seconds since programming)
+    "level_axis": "string",        # "sigma", "p" or "time" (empty in version-2 tables: "sigma")
+    "level_unit": "string",        # "" or "s"
     "samples": "Int64",
     **{f"{m}_{s}": "float64" for m in ("accuracy", "loss")
        for s in ("mean", "std", "sem", "ci_low", "ci_high")},

@@ -31,7 +31,10 @@ class TrainConfig:
         noise_injection: σ of the drift applied to the weights in every training
             forward pass (0 = plain ERM). Gradients are taken at the drifted weights
             and applied to the clean ones (straight-through).
-        noise_drift: drift model used for noise injection.
+        noise_drift: drift model (spec) used for noise injection.
+        noise_level: for a device model (time axis): the time since programming (s) whose
+            device noise is injected, scaled by ``noise_injection`` (hardware-aware training:
+            ``w + σ_train·(device(w, t) − w)``); ignored by the σ models.
     """
 
     epochs: int = 10
@@ -42,6 +45,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     noise_injection: float = 0.0
     noise_drift: str = "lognormal"
+    noise_level: float = 0.0
 
     def __post_init__(self) -> None:
         rules = [
@@ -65,7 +69,7 @@ class TrainConfig:
 
 @contextlib.contextmanager
 def drifted_weights(model: nn.Module, drift: str, sigma: float, generator: torch.Generator,
-                    params: ParamFilter = "all") -> Iterator[None]:
+                    params: ParamFilter = "all", level: float = 0.0) -> Iterator[None]:
     """Temporarily drift ``model``'s weights in place; the clean values come back on exit.
 
     Used for noise injection: forward and backward run at the drifted weights, the
@@ -73,11 +77,16 @@ def drifted_weights(model: nn.Module, drift: str, sigma: float, generator: torch
     values after this context restores them.
     """
     model_drift = get_drift(drift)
+    device = model_drift.axis == "time"  # a device's noise at ``level``, scaled by sigma
     saved: list[tuple[nn.Parameter, Tensor]] = []
     with torch.no_grad():
         for _, p in select_parameters(model, params):
-            saved.append((p, p.detach().clone()))
-            p.copy_(model_drift.drift_tensor(p.detach(), sigma, generator))
+            clean = p.detach().clone()
+            saved.append((p, clean))
+            if device:
+                p.add_(model_drift.drift_tensor(clean, level, generator).sub_(clean).mul_(sigma))
+            else:
+                p.copy_(model_drift.drift_tensor(clean, sigma, generator))
     try:
         yield
     finally:
@@ -118,7 +127,8 @@ class Trainer:
         """One optimiser step on a batch; returns its mean loss."""
         self.opt.zero_grad(set_to_none=True)
         sigma = self.config.noise_injection
-        ctx = (drifted_weights(self.model, self.config.noise_drift, sigma, self.noise_gen)
+        ctx = (drifted_weights(self.model, self.config.noise_drift, sigma, self.noise_gen,
+                               level=self.config.noise_level)
                if sigma > 0 else contextlib.nullcontext())
         with ctx:
             loss = F.cross_entropy(self.model(x), y)

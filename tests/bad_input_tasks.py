@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from bad_input_cases import Case, U, Y
+from bad_input_cases import A, Case, U, Y
 
 _HEAD = "import numpy as np, torch\nfrom torch import nn\nimport bayesft_tune as bft\n"
 _DIGITS = ("def data(seed):\n    from sklearn.datasets import load_digits\n    d = load_digits()\n"
@@ -59,6 +59,12 @@ USER_TASK = [
     U("search", "--data", "{w}/digits8.npz", "--model", "lenet5", match=r"forward fails .*shape \(8, 1, 8, 8\)"),
     U("search", "--data", "{w}/digits8.npz", "--model", "resnet50", match="unknown model 'resnet50'"),
     Y("task: '{w}/nofile.py:TASK'\n", "nofile.py' does not exist"),
+    U("search", "--drift", "reram_wan2022", "--objective-levels", "1h", match="--objective-levels: reram_wan2022 knows "
+      r"only the time levels \[0.0, 1.0, 86400.0, 172800.0\] s"),
+    U("search", "--drift", "pcm", "--robustness-levels", "1d,-1s", match="robustness_sigmas must be one or more numbers >= 0"),
+    U("search", "--drift", "lognormal", "--gdc", match="--gdc .* applies to the device models"),
+    U("search", "--drift", "pcm:speed=2", match="drift model 'pcm' has no parameter \\['speed'\\]"),
+    A("search", "--objective-levels", "1fortnight", match="expected a number or a time such as 1s"),
     U("search", "--width-ratio-bounds", "0,8", match="width_ratio_bounds must be .*0 < low < high"),
     U("search", "--width-ratio-bounds=-1,2", match="width_ratio_bounds must be"),
 ]

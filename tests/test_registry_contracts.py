@@ -92,7 +92,9 @@ def test_drift_leaves_the_model_unchanged(name):
     net = spec.build(**spec.small).eval()
     clean = _clean_copy(net)
     for drift in DRIFTS.names():
-        drifted = get_drift(drift).perturb(net, SIGMA, torch.Generator().manual_seed(1))
+        model = get_drift(drift)
+        level = model.default_levels[-1] if model.axis == "time" else SIGMA  # seconds for a device model
+        drifted = model.perturb(net, level, torch.Generator().manual_seed(1))
         assert any(not torch.equal(a, b) for a, b in zip(net.parameters(), drifted.parameters())), drift
     if spec.kind == "detection":
         images, targets = _detection_batch(spec.input_shape)

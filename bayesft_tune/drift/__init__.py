@@ -15,6 +15,7 @@ from bayesft_tune.drift._base import (
     ParamFilter,
     check_sigma,
     drift_names,
+    drift_spec,
     get_drift,
     select_parameters,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "StuckAtDrift",
     "check_sigma",
     "drift_names",
+    "drift_spec",
     "get_drift",
     "select_parameters",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import copy
+import inspect
 from typing import Callable, ClassVar, Union
 
 import torch
@@ -36,6 +37,10 @@ class DriftModel(abc.ABC):
     """The level's unit (``s`` for time)."""
     levels: ClassVar[tuple[float, ...] | None] = None
     """The only levels the model knows (measured times), or None: any level >= 0."""
+    default_levels: ClassVar[tuple[float, ...]] = (0.0, 0.3, 0.6, 0.9, 1.2, 1.5)
+    """The grid of a robustness table (0 first: the clean network)."""
+    objective_levels: ClassVar[tuple[float, ...]] = (0.3, 0.6, 0.9, 1.2, 1.5)
+    """The levels a search's objective averages over by default."""
 
     def check_level(self, level: float) -> float:
         """``level`` as a float, if the model accepts it.
@@ -139,14 +144,61 @@ def drift_names() -> list[str]:
 
 
 def get_drift(drift: str | DriftModel, **kwargs: float) -> DriftModel:
-    """Look up a drift model by name (or pass an instance through).
+    """Look up a drift model by name or spec (or pass an instance through).
+
+    A spec is ``name`` or ``name:key=value,...`` with the model's own parameters, e.g.
+    ``pcm:gdc=false`` (see :func:`drift_spec`).
 
     Raises:
-        UserInputError: if the name is not registered; the message lists the valid names.
+        UserInputError: if the name is not registered (the message lists the valid names),
+            or a parameter is not the model's.
     """
     if isinstance(drift, DriftModel):
         return drift
-    return DRIFTS.get(drift)(**kwargs)
+    name, _, params = str(drift).partition(":")
+    options = {**{k.strip(): _value(v) for k, _, v in (p.partition("=") for p in params.split(",") if p.strip())},
+               **kwargs}
+    cls = DRIFTS.get(name)
+    known = _parameters(cls)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise UserInputError(f"drift model {name!r} has no parameter {unknown}; its parameters are {known}. "
+                             f"Write it as {name}:key=value,... with those keys.")
+    return cls(**options)
+
+
+def drift_spec(drift: str | DriftModel) -> str:
+    """The canonical spec of a drift model: its name, then every parameter it has, so a run
+    records the choices it made (``pcm`` -> ``pcm:g_max=25,gdc=true``)."""
+    model = get_drift(drift)
+    known = _parameters(type(model))
+    if not known:
+        return model.name
+    return f"{model.name}:" + ",".join(f"{k}={_text(getattr(model, k))}" for k in known)
+
+
+def _parameters(cls: type) -> list[str]:
+    """A drift model's own constructor parameters, in order."""
+    if cls.__init__ is object.__init__:
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [n for n, p in inspect.signature(cls.__init__).parameters.items() if n != "self" and p.kind in kinds]
+
+
+def _value(text: str) -> bool | float | str:
+    t = text.strip()
+    if t.lower() in ("true", "false"):
+        return t.lower() == "true"
+    try:
+        return float(t)
+    except ValueError:
+        return t
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def check_sigma(sigma: float) -> float:

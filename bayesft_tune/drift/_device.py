@@ -97,6 +97,8 @@ class PCMDrift(_DeviceDrift):
 
     name = "pcm"
     devices_noise = 3
+    default_levels = (0.0, 1.0, 3600.0, 86400.0, 30 * 86400.0, 365 * 86400.0)  # 0, 1 s, 1 h, 1 d, 30 d, 1 y
+    objective_levels = (3600.0, 86400.0, 30 * 86400.0, 365 * 86400.0)
     PROG = (0.26348, 1.9650, -1.1731)
     G_REF, T0, T_READ = 25.0, 20.0, 250e-9
 
@@ -154,6 +156,8 @@ class ReRAMWan2022Drift(_DeviceDrift):
               86400.0: (0.701, 22.086, -50.773, 47.095, -16.458),
               172800.0: (0.782, 20.274, -43.507, 37.062, -11.934)}
     levels = (0.0, *COEFFS)
+    default_levels = levels
+    objective_levels = (86400.0,)
     G_REF = 40.0
 
     def __init__(self, g_max: float = 40.0, gdc: bool = False) -> None:

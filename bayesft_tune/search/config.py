@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bayesft_tune.drift import get_drift
+from bayesft_tune.drift import drift_spec, get_drift
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.objective import Objective
 from bayesft_tune.search.settings import (FLAT_KEYS, PARTS, FinalConfig, MultiObjectiveConfig, ObjectiveConfig,
@@ -36,7 +36,7 @@ DEFAULT_SPACE: tuple[str, ...] = ("dropout", "width", "noise")
 PAPER_SPACE: tuple[str, ...] = ("dropout",)
 """The paper's mode: per-slot dropout rates only, drifted-loss objective and training."""
 ARCH_KNOBS = ("width", "activation", "norm")
-FOLDED = ("data", "model")
+FOLDED = ("data", "model", "gdc")
 """Flat settings folded into the task reference when a config is built (always None after)."""
 
 
@@ -90,7 +90,8 @@ class SearchConfig:
     def search_space(self) -> Space:
         """The searched knobs and their ranges."""
         d = self.domain
-        fixed = float(self.scoring.target_sigma) if self.resolved_training() == "drifted" else 0.0
+        device = get_drift(self.scoring.drift).axis == "time"  # σ_train scales the device's noise at the target
+        fixed = (1.0 if device else float(self.scoring.target_sigma)) if self.resolved_training() == "drifted" else 0.0
         return Space(knobs=tuple(d.space), dropout_bounds=tuple(d.bounds),
                      noise_bounds=tuple(d.noise_injection_bounds), width_ratio_bounds=tuple(d.width_ratio_bounds),
                      activations=tuple(d.activations), norms=tuple(d.norms), lr_bounds=tuple(d.lr_bounds),
@@ -160,8 +161,44 @@ def _parts(settings: dict[str, Any]) -> dict[str, Any]:
         flat = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items() if FLAT_KEYS.get(k) == name}
         out[name] = dataclasses.replace(base, **flat)
     out["train"] = _with_task_reference(out["train"])
+    out["scoring"], out["final"] = _with_drift_levels(out["scoring"], out["final"])
     out["domain"] = dataclasses.replace(out["domain"], space=_space(out["domain"], out["train"].task))
     return out
+
+
+def _with_drift_levels(scoring: ObjectiveConfig, final: FinalConfig) -> tuple[ObjectiveConfig, FinalConfig]:
+    """A device model's spec with every choice recorded (``pcm:g_max=25,gdc=true``) and its own
+    level grids in place of the σ defaults; ``gdc`` folded into the spec."""
+    if not isinstance(scoring.drift, str):
+        return scoring, final  # the rules say what is wrong
+    drift = get_drift(scoring.drift)
+    if scoring.gdc is not None and not hasattr(drift, "gdc"):
+        raise UserInputError(f"--gdc (global drift compensation) applies to the device models pcm and reram_wan2022; "
+                             f"got drift {scoring.drift!r}. Drop --gdc/--no-gdc or pass --drift pcm.")
+    if drift.axis != "time":
+        return scoring, final
+    spec = drift_spec(get_drift(scoring.drift, **({} if scoring.gdc is None else {"gdc": scoring.gdc})))
+    defaults, final_defaults = ObjectiveConfig(), FinalConfig()
+    objective = drift.objective_levels if scoring.objective_sigmas == defaults.objective_sigmas else \
+        scoring.objective_sigmas
+    target = objective[-1] if scoring.target_sigma == defaults.target_sigma else scoring.target_sigma
+    grid = drift.default_levels if final.robustness_sigmas == final_defaults.robustness_sigmas else \
+        final.robustness_sigmas
+    return (dataclasses.replace(scoring, drift=spec, gdc=None, objective_sigmas=tuple(objective), target_sigma=target),
+            dataclasses.replace(final, robustness_sigmas=tuple(grid)))
+
+
+def _check_levels(cfg: SearchConfig) -> None:
+    """Every level on the drift model's axis, and one it knows (e.g. NeuRRAM's measured times)."""
+    drift = get_drift(cfg.scoring.drift)
+    for flag, values in (("--objective-levels", cfg.scoring.objective_sigmas),
+                         ("--target-level", (cfg.scoring.target_sigma,)),
+                         ("--robustness-levels", cfg.final.robustness_sigmas)):
+        for value in values:
+            try:
+                drift.check_level(value)
+            except UserInputError as err:
+                raise UserInputError(f"{flag}: {err}") from err
 
 
 def _with_task_reference(train: TrainingConfig) -> TrainingConfig:
@@ -208,7 +245,7 @@ def _validate(cfg: SearchConfig) -> None:
         if not ok:
             raise UserInputError(f"search {key} must be {rule}; got {key}={getattr(cfg, key)!r}. "
                                  f"Fix --{key.replace('_', '-')} (or '{key}:' in the YAML config).")
-    get_drift(cfg.scoring.drift)
+    _check_levels(cfg)
     cfg.search_space().check_task(get_task(cfg.train.task))
     cfg.resolved_objective()
 

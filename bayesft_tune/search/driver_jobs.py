@@ -16,7 +16,9 @@ import pandas as pd
 import ray
 import torch
 
+from bayesft_tune.argtypes import format_level
 from bayesft_tune.data import Splits
+from bayesft_tune.drift import get_drift
 from bayesft_tune.faults import pause_at
 from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
@@ -231,11 +233,17 @@ def final_tables(cfg: SearchConfig, spec: TrialSpec, top: tuple[Candidate, ...],
     job = final_job(cfg, spec, top, prepared, floor)
     task = spec.get_task()
     say(cfg, f"re-scoring the top {len(top)} trials with fresh validation draws; test table "
-             f"(T = {fin.robustness_samples}, σ = {', '.join(f'{x:g}' for x in fin.robustness_sigmas)})")
+             f"(T = {fin.robustness_samples}, {_levels_text(spec.drift, fin.robustness_sigmas)})")
     pause_at("final")  # test hook (bayesft_tune/faults.py), off unless BAYESFT_PAUSE_AT is set
     if task.robustness:
         return _call(cfg, resolve_target(task.robustness), job)
     return _call(cfg, functools.partial(run_final, cache=cache) if cache is not None else run_final, job)
+
+
+def _levels_text(drift: str, levels) -> str:
+    model = get_drift(drift)
+    name = "t" if model.axis == "time" else "σ"
+    return f"{name} = {', '.join(format_level(x, model.unit) for x in levels)}"
 
 
 def write_pareto(cfg: SearchConfig, run_dir: str, trials: pd.DataFrame) -> pd.DataFrame:

@@ -85,7 +85,9 @@ class ObjectiveConfig:
     ``target_sigma`` is the σ of the drifted loss, ``objective_sigmas`` the grid of
     grid_accuracy, ``samples`` the Monte Carlo draws T; ``clean_guard`` keeps the clean
     validation accuracy at most that far below an ERM reference (None: no guard);
-    ``min_clean_accuracy`` is an optional absolute floor.
+    ``min_clean_accuracy`` is an optional absolute floor. Levels are on the drift model's
+    axis (σ; seconds since programming for ``pcm``/``reram_wan2022``, whose grids default to
+    their own); ``gdc`` (device models) is folded into the drift spec (``pcm:gdc=true``).
     """
 
     objective: ObjectiveName | None = None
@@ -93,6 +95,7 @@ class ObjectiveConfig:
     samples: int = 16
     objective_sigmas: tuple[float, ...] = (0.3, 0.6, 0.9, 1.2, 1.5)
     drift: str = "lognormal"
+    gdc: bool | None = None
     clean_guard: float | None = 0.01
     min_clean_accuracy: float | None = None
 
@@ -107,6 +110,7 @@ class ObjectiveConfig:
             (guard is None or finite(guard) and 0 <= guard < 1, "clean_guard",
              "a fraction in [0, 1) (e.g. 0.01 = one point below ERM), or null"),
             (floor is None or finite(floor) and 0 < floor < 1, "min_clean_accuracy", "a fraction in (0, 1)"),
+            (self.gdc is None or isinstance(self.gdc, bool), "gdc", "true or false"),
         ]
 
 

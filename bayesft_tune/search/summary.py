@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bayesft_tune.argtypes import format_level
 from bayesft_tune.schema import SLOT_PREFIX, width_columns
 
 __all__ = ["outcome_text", "robustness_text"]
 
 
 def robustness_text(robustness: pd.DataFrame) -> str:
-    """Accuracy [95% CI] per σ (rows) and method (columns)."""
+    """Accuracy [95% CI] per level (rows: σ, or time since programming) and method (columns)."""
     if robustness.empty:
         return "(no robustness table)"
+    unit = _first(robustness, "level_unit")
+    axis = "time since programming" if _first(robustness, "level_axis") == "time" else "sigma"
     r = robustness.assign(cell=lambda d: [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in
                                           zip(d.accuracy_mean, d.accuracy_ci_low, d.accuracy_ci_high)])
     table = r.pivot(index="sigma", columns="method", values="cell")
+    table.index = pd.Index([format_level(v, unit) for v in table.index], name=axis)
     return "test accuracy under drift, mean [95% CI over T draws]:\n" + table.to_string()
+
+
+def _first(frame: pd.DataFrame, column: str) -> str:
+    values = frame[column].dropna() if column in frame else pd.Series(dtype=object)
+    return str(values.iloc[0]) if len(values) else ""
 
 
 def _knobs_text(best: dict) -> str:

@@ -19,6 +19,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
+from bayesft_tune.drift import get_drift
 from bayesft_tune.drift_summary import summarize_drift
 from bayesft_tune.evaluation import as_batches, evaluate_under_drift, score_batches
 from bayesft_tune.methods import MethodConfig, get_method
@@ -98,11 +99,15 @@ def robustness_rows(model, data, sigmas, samples: int, drift: str, seed: int, me
 
 def label_rows(summary: pd.DataFrame, method: str, trial_id: str | None, drift: str, data_seed: int,
                split: str = "test") -> pd.DataFrame:
-    """Schema ``ROBUSTNESS`` rows: a :func:`summarize_drift` frame with what it describes in front."""
+    """Schema ``ROBUSTNESS`` rows: a :func:`summarize_drift` frame with what it describes in front
+    and the level's axis and unit (the drift model's) after ``sigma``."""
     out = summary.copy()
     for i, (col, value) in enumerate((("method", method), ("trial_id", trial_id), ("split", split),
                                       ("drift", drift), ("data_seed", int(data_seed)))):
         out.insert(i, col, value)
+    model = get_drift(drift)
+    out.insert(out.columns.get_loc("sigma") + 1, "level_axis", model.axis)
+    out.insert(out.columns.get_loc("sigma") + 2, "level_unit", model.unit)
     return out
 
 

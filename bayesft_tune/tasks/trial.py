@@ -61,7 +61,7 @@ class ClassificationTrial:
         self.model = build_network(task, knobs)
         cfg = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=knobs.lr or spec.lr,
                           weight_decay=knobs.weight_decay, noise_injection=knobs.noise,
-                          noise_drift=spec.drift)
+                          noise_drift=spec.drift, noise_level=spec.objective.target_sigma)
         self.trainer = Trainer(self.model, self.splits.train, cfg, seed=spec.train_seed, device=device)
         self.val = as_batches(self.splits.val, task.eval_batch_size, device)
         self.description = describe(task.slots(), knobs, cfg.lr, self.model)
