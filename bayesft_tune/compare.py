@@ -3,20 +3,28 @@
     bayesft-tune compare --task mnist_mlp --seeds 5
 
 Methods: single trainings from the method registry (``erm``, ``noise_injection``,
-``awp``, ``ftna``, ``reram_v``); ``uniform_dropout`` (one rate for every slot, chosen on
-the validation objective from 0.1 .. 0.7); and searches of ``--trials`` trials each:
+``awp``, ``ftna``, ``reram_v``: untuned, at fixed settings); ``uniform_dropout`` (one rate for
+every slot, chosen on the validation objective from 0.1 .. 0.7); the baselines tuned with
+the search's compute (``*_tuned``: ``--tune-trainings`` trainings each, random search of the
+method's main knob on the validation objective, ``hwa_tuned`` = hardware-aware training
+with the drift model's own noise); and searches of ``--trials`` trials each:
 ``bayesft`` (the default search space), ``bayesft_paper`` (the paper's mode: per-slot
 dropout, drifted-loss objective and training) and ``random_search`` (the default space,
 same trials, random proposals). Every method of a seed trains on the same split
 (``--data-seed``), and every network is scored on its test split with the seed's test
-draws, independent of every draw used to select. Writes ``robustness.parquet``,
-``compare_tests.parquet`` (paired differences against ``--reference``) and ``compare.md``.
+draws, independent of every draw used to select. ``--drift pcm`` (or ``reram_wan2022``)
+compares under a device model over time since programming. Writes ``robustness.parquet``,
+``compare_tests.parquet`` (paired differences against ``--reference``, raw and Holm-adjusted
+p-values), ``tuning.parquet`` (each tuned baseline's chosen knob), ``manifest.json`` (commit,
+command, machine, settings hash) and ``compare.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
+import json
 import os
 import sys
 import time
@@ -26,15 +34,19 @@ from typing import Sequence
 import pandas as pd
 from ray import tune
 
+from bayesft_tune.argtypes import levels as parse_levels
+from bayesft_tune.drift import get_drift
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.methods import method_names
-from bayesft_tune.paired import paired_tests, per_seed
+from bayesft_tune.paired import markdown_table, paired_tests
+from bayesft_tune.provenance import MANIFEST, manifest
 from bayesft_tune.search.config import PAPER_SPACE, SearchConfig
 from bayesft_tune.search.runner import run_search
 from bayesft_tune.search.session import ray_session
 from bayesft_tune.storage import write_file
 from bayesft_tune.tasks import get_task
 from trainables.compare import UNIFORM_RATES, compare_trial
+from trainables.tuning import TUNED
 
 __all__ = ["CompareConfig", "SEARCH_METHODS", "main", "run_compare"]
 
@@ -53,7 +65,7 @@ DEFAULT_METHODS = "erm,uniform_dropout,random_search,noise_injection,awp,ftna,re
 
 def all_methods() -> list[str]:
     """Every method name ``--methods`` accepts."""
-    return [*method_names(), "uniform_dropout", *SEARCH_METHODS]
+    return [*method_names(), "uniform_dropout", *TUNED, *SEARCH_METHODS]
 
 
 @dataclass(frozen=True)
@@ -67,8 +79,10 @@ class CompareConfig:
     data_seed: int = 0
     epochs: int | None = None
     samples: int = 32
-    sigmas: tuple[float, ...] = (0.0, 0.3, 0.6, 0.9, 1.2, 1.5)
+    sigmas: tuple[float, ...] | None = None
+    drift: str = "lognormal"
     trials: int = 20
+    tune_trainings: int = 20
     search_samples: int = 16
     concurrency: int = 2
     noise_sigma: float = 0.6
@@ -77,13 +91,25 @@ class CompareConfig:
     out: str | None = None
 
     def __post_init__(self) -> None:
+        drift = SearchConfig(drift=self.drift).scoring.drift  # a bad drift is refused here, by name
+        object.__setattr__(self, "drift", drift)
+        if self.sigmas is None:
+            object.__setattr__(self, "sigmas", tuple(get_drift(drift).default_levels))
+        self._check()
+        for level in self.sigmas:
+            get_drift(drift).check_level(level)
+        get_task(self.task)
+
+    def _check(self) -> None:
+        time = get_drift(self.drift).axis == "time"
         unknown = [m for m in self.methods if m not in all_methods()]
         rules = [(not unknown and bool(self.methods), "methods", f"names from {all_methods()}"),
                  (self.seeds >= 1, "seeds", "an integer >= 1"), (self.first_seed >= 0, "first-seed", ">= 0"),
                  (self.data_seed >= 0, "data-seed", ">= 0"),
                  (self.samples >= 2, "samples", "an integer >= 2"), (self.trials >= 1, "trials", ">= 1"),
-                 (bool(self.sigmas) and 0.0 in self.sigmas and 1.5 in self.sigmas and min(self.sigmas) >= 0,
-                  "sigmas", "a σ grid of numbers >= 0 containing 0 and 1.5 (the AUC range)"),
+                 (bool(self.sigmas) and 0.0 in self.sigmas and (time or 1.5 in self.sigmas) and min(self.sigmas) >= 0,
+                  "sigmas", "a grid of levels >= 0 containing 0 (and 1.5 on the σ axis: the AUC range)"),
+                 (self.tune_trainings >= 1, "tune-trainings", "an integer >= 1"),
                  (self.epochs is None or self.epochs >= 1, "epochs", "an integer >= 1"),
                  (self.search_samples >= 2, "search-samples", "an integer >= 2"),
                  (self.concurrency >= 1, "concurrency", "an integer >= 1"),
@@ -94,7 +120,6 @@ class CompareConfig:
             if not ok:
                 value = unknown if flag == "methods" and unknown else getattr(self, flag.replace("-", "_"))
                 raise UserInputError(f"compare --{flag} must be {rule}; got {value!r}. Fix --{flag}.")
-        get_task(self.task)
 
     def seed_list(self) -> list[int]:
         """The paired seeds: ``first_seed`` .. ``first_seed + seeds - 1``."""
@@ -105,6 +130,7 @@ class CompareConfig:
         return SearchConfig(task=self.task, seed=seed, data_seed=self.data_seed, epochs=self.epochs,
                             trials=self.trials, concurrency=self.concurrency, samples=self.search_samples,
                             robustness_sigmas=self.sigmas, robustness_samples=self.samples, erm_baseline=False,
+                            drift=self.drift,
                             storage_path=self.out_dir(), name=f"{method}-seed{seed}", verbose=False,
                             **SEARCH_METHODS[method])
 
@@ -116,17 +142,23 @@ class CompareConfig:
         """Networks trained by ``method`` per seed (its compute, in trainings x epochs)."""
         if method in SEARCH_METHODS:
             return self.trials + 1  # the trials and the ERM reference of the clean guard
+        if method in TUNED:
+            return self.tune_trainings
         return len(UNIFORM_RATES) if method == "uniform_dropout" else 1
 
+    def settings(self) -> dict:
+        """The settings that make the numbers (what ``manifest.json`` hashes): all but the seeds and ``out``."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("seeds", "first_seed", "out")}
 
-def _grid(cfg: CompareConfig, methods: list[str]) -> pd.DataFrame:
+
+def _grid(cfg: CompareConfig, methods: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not methods:
-        return pd.DataFrame()
+        return pd.DataFrame(), pd.DataFrame()
     task = get_task(cfg.task)
-    base = SearchConfig(task=cfg.task, samples=cfg.search_samples)
+    base = SearchConfig(task=cfg.task, samples=cfg.search_samples, drift=cfg.drift)
     space = {"task": cfg.task, "epochs": cfg.epochs or task.epochs, "batch_size": task.batch_size, "lr": task.lr,
-             "sigmas": list(cfg.sigmas), "samples": cfg.samples, "drift": "lognormal", "data_seed": cfg.data_seed,
-             "objective": base.resolved_objective().to_dict(),
+             "sigmas": list(cfg.sigmas), "samples": cfg.samples, "drift": cfg.drift, "data_seed": cfg.data_seed,
+             "objective": base.resolved_objective().to_dict(), "tune_trainings": cfg.tune_trainings,
              "method_options": {"noise_sigma": cfg.noise_sigma, "awp_gamma": cfg.awp_gamma},
              "method": tune.grid_search(methods), "seed": tune.grid_search(cfg.seed_list())}
     results = tune.Tuner(tune.with_resources(compare_trial, {"cpu": 1}), param_space=space,
@@ -135,7 +167,9 @@ def _grid(cfg: CompareConfig, methods: list[str]) -> pd.DataFrame:
     errors = [str(r.error).strip().splitlines()[-1] for r in results if r.error is not None]
     if errors:
         raise UserInputError(f"{len(errors)} compare trial(s) failed, e.g. {errors[0]}")
-    return pd.concat([pd.read_json(io.StringIO(r.metrics["robustness_json"])) for r in results], ignore_index=True)
+    rows = pd.concat([pd.read_json(io.StringIO(r.metrics["robustness_json"])) for r in results], ignore_index=True)
+    tuned = [json.loads(r.metrics["tuning_json"]) for r in results]
+    return rows, pd.DataFrame([t for t in tuned if t])
 
 
 def _searches(cfg: CompareConfig, methods: list[str]) -> pd.DataFrame:
@@ -150,37 +184,29 @@ def _searches(cfg: CompareConfig, methods: list[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def run_compare(cfg: CompareConfig) -> pd.DataFrame:
-    """Train and score every method x seed; returns the robustness rows (also written)."""
+def run_compare(cfg: CompareConfig, argv: list[str] | None = None) -> pd.DataFrame:
+    """Train and score every method x seed; returns the robustness rows (written with the
+    tuned baselines' choices and the manifest)."""
+    os.makedirs(cfg.out_dir(), exist_ok=True)
+    with open(os.path.join(cfg.out_dir(), MANIFEST), "w") as f:
+        json.dump(manifest(cfg.settings(), argv), f, indent=2)
     with ray_session():
-        grid = _grid(cfg, [m for m in cfg.methods if m not in SEARCH_METHODS])
+        grid, tuning = _grid(cfg, [m for m in cfg.methods if m not in SEARCH_METHODS])
         searches = _searches(cfg, [m for m in cfg.methods if m in SEARCH_METHODS])
     rows = pd.concat([p for p in (grid, searches) if not p.empty], ignore_index=True)
     write_file(rows, os.path.join(cfg.out_dir(), "robustness.parquet"), "robustness")
+    if not tuning.empty:
+        write_file(tuning, os.path.join(cfg.out_dir(), "tuning.parquet"), "tuning")
     return rows
 
 
 def summary_table(cfg: CompareConfig, rows: pd.DataFrame) -> str:
     """Markdown: per method, mean over seeds of each metric (%), compute, and the paired
-    difference against the reference with its 95 % CI and p-values."""
-    seeds = per_seed(rows)
-    metrics = [c for c in seeds.columns if c not in ("method", "trial_id")]
-    tests = (paired_tests(rows, cfg.reference) if cfg.reference in set(rows.method)
-             else pd.DataFrame(columns=["method", "metric"]))
-    head = ("| method | trainings x epochs | " + " | ".join(metrics)
-            + f" | AUC - {cfg.reference} [95% CI] | p (t / Wilcoxon) |")
-    lines = [head, "|" + "---|" * (len(metrics) + 4)]
+    difference against the reference with its 95 % CI, raw and Holm-adjusted p-values."""
     epochs = cfg.epochs or get_task(cfg.task).epochs
-    for method in cfg.methods:
-        g = seeds[seeds.method == method]
-        cells = " | ".join(f"{100 * g[m].mean():.1f}" for m in metrics)
-        t = tests[(tests.method == method) & (tests.metric == "auc")]
-        diff = ("–", "–") if t.empty else (
-            f"{100 * t['diff'].iloc[0]:+.1f} [{100 * t.ci_low.iloc[0]:+.1f}, {100 * t.ci_high.iloc[0]:+.1f}]"
-            + (" *" if bool(t.significant.iloc[0]) else ""),
-            f"{t.t_p_value.iloc[0]:.3g} / {t.wilcoxon_p_value.iloc[0]:.3g}")
-        lines.append(f"| {method} | {cfg.trainings(method)} x {epochs} | {cells} | {diff[0]} | {diff[1]} |")
-    return "\n".join(lines)
+    compute = {m: f"{cfg.trainings(m)} x {epochs}" + (" (untuned)" if m in method_names() and m != "erm" else "")
+               for m in cfg.methods}
+    return markdown_table(rows, cfg.reference, list(cfg.methods), compute)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -196,7 +222,10 @@ def _parser() -> argparse.ArgumentParser:
     a("--data-seed", type=int, default=d.data_seed, help="seed of the one train/val/test split (default 0)")
     a("--epochs", type=int, help="training epochs of every training (default: the task's)")
     a("--samples", type=int, default=d.samples, help=f"test drift draws T per σ (default {d.samples})")
-    a("--sigmas", default="0,0.3,0.6,0.9,1.2,1.5", help="test σ grid (default 0,0.3,...,1.5)")
+    a("--levels", "--sigmas", dest="sigmas", help="test grid of levels (default: the drift model's: 0,0.3,...,1.5; "
+      "pcm 0,1s,1h,1d,30d,1y)")
+    a("--drift", default=d.drift, help="drift model (spec) every network is scored under, e.g. pcm or pcm:gdc=false")
+    a("--tune-trainings", type=int, default=d.tune_trainings, help="trainings of each *_tuned baseline (default 20)")
     a("--trials", type=int, default=d.trials, help=f"trials of each search (default {d.trials})")
     a("--search-samples", type=int, default=d.search_samples, help="T of the search objective (default 16)")
     a("--concurrency", type=int, default=d.concurrency, help="trials at once in each search (default 2)")
@@ -209,15 +238,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> CompareConfig:
     try:
-        sigmas = tuple(float(s) for s in args.sigmas.split(",") if s.strip())
-    except ValueError as err:
-        raise UserInputError(f"compare --sigmas must be comma-separated numbers; got {args.sigmas!r}.") from err
+        sigmas = parse_levels(args.sigmas) if args.sigmas is not None else None
+    except argparse.ArgumentTypeError as err:
+        raise UserInputError(f"compare --levels (--sigmas): {err}.") from err
     return CompareConfig(task=args.task, methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
                          seeds=args.seeds, first_seed=args.first_seed, data_seed=args.data_seed, epochs=args.epochs,
                          samples=args.samples,
                          sigmas=sigmas, trials=args.trials, search_samples=args.search_samples,
                          concurrency=args.concurrency, noise_sigma=args.noise_sigma, awp_gamma=args.awp_gamma,
-                         reference=args.reference,
+                         reference=args.reference, drift=args.drift, tune_trainings=args.tune_trainings,
                          out=args.out or os.path.join("runs", time.strftime(f"compare-{args.task}-%Y%m%d-%H%M%S")))
 
 
@@ -227,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = _config(args)
         started = time.perf_counter()
-        rows = run_compare(cfg)
+        rows = run_compare(cfg, ["bayesft-tune", "compare", *(sys.argv[1:] if argv is None else argv)])
     except UserInputError as err:
         print(f"bayesft-tune compare: error: {err}", file=sys.stderr)
         return 2
@@ -235,9 +264,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cfg.reference in set(rows.method):
         write_file(paired_tests(rows, cfg.reference), os.path.join(out, "compare_tests.parquet"), "compare_tests")
     seeds = cfg.seed_list()
-    text = (f"task {cfg.task}, {cfg.seeds} seeds {seeds[0]}..{seeds[-1]} (paired), data split seed {cfg.data_seed}, test split, "
-            f"T={cfg.samples} test draws per σ (independent of selection draws); accuracy in %, mean over seeds; "
-            f"AUC = mean accuracy over σ in [0, 1.5]; * = paired t-test p < 0.05 with the CI excluding 0\n\n"
+    auc = ("mean accuracy over the times after programming" if get_drift(cfg.drift).axis == "time"
+           else "mean accuracy over σ in [0, 1.5]")
+    text = (f"task {cfg.task}, drift {cfg.drift}, {cfg.seeds} seeds {seeds[0]}..{seeds[-1]} (paired), data split seed "
+            f"{cfg.data_seed}, test split, T={cfg.samples} test draws per level (independent of selection draws); "
+            f"accuracy in %, mean over seeds; AUC = {auc}; * = Holm-adjusted paired t-test p < 0.05 over the "
+            f"methods compared, with the CI excluding 0\n\n"
             + summary_table(cfg, rows) + f"\n\n({time.perf_counter() - started:.0f} s)")
     print(text)
     with open(os.path.join(out, "compare.md"), "w") as f:

@@ -27,7 +27,7 @@ import pandas as pd
 from bayesft_tune.errors import UserInputError
 
 __all__ = ["ABLATION", "ABLATION_TESTS", "COMPARE_TESTS", "HISTORY", "PARETO", "ROBUSTNESS", "SCHEMA_VERSION",
-           "SELECTION", "SLOT_PREFIX", "STATUSES", "TABLES", "TRIALS", "VERSION_KEY", "WIDTH_PREFIX",
+           "SELECTION", "SLOT_PREFIX", "STATUSES", "TABLES", "TRIALS", "TUNING", "VERSION_KEY", "WIDTH_PREFIX",
            "conform", "slot_columns", "width_columns"]
 
 SCHEMA_VERSION = 3
@@ -108,7 +108,17 @@ COMPARE_TESTS: dict[str, str] = {  # bayesft-tune compare: paired differences vs
     "ci_high": "float64",
     "t_p_value": "float64",        # paired t-test
     "wilcoxon_p_value": "float64",  # Wilcoxon signed-rank test (exact for small n)
-    "significant": "boolean",      # t_p_value < 0.05 and the CI excludes 0
+    "holm_p_value": "float64",     # t_p_value, Holm-adjusted over the methods compared on this metric
+    "significant": "boolean",      # holm_p_value < 0.05 and the CI excludes 0
+}
+
+TUNING: dict[str, str] = {         # bayesft-tune compare: the knob each tuned baseline chose, per seed
+    "method": "string",            # e.g. "noise_injection_tuned"
+    "seed_label": "string",        # "seed<k>", as the robustness rows' trial_id
+    "knob": "string",              # the MethodConfig field tuned (or "rate")
+    "value": "float64",            # the chosen value
+    "validation_objective": "float64",  # its objective on the validation split (selection draws)
+    "trainings": "Int64",          # candidates trained (the tuning budget)
 }
 
 ROBUSTNESS: dict[str, str] = {
@@ -165,7 +175,8 @@ ABLATION_TESTS: dict[str, str] = {  # Welch's t-test of each variant vs the refe
 
 TABLES: dict[str, dict[str, str]] = {"trials": TRIALS, "history": HISTORY, "robustness": ROBUSTNESS,
                                      "selection": SELECTION, "pareto": PARETO, "ablation": ABLATION,
-                                     "ablation_tests": ABLATION_TESTS, "compare_tests": COMPARE_TESTS}
+                                     "ablation_tests": ABLATION_TESTS, "compare_tests": COMPARE_TESTS,
+                                     "tuning": TUNING}
 
 
 def slot_columns(frame: pd.DataFrame) -> list[str]:

@@ -17,11 +17,12 @@ from bayesft_tune.errors import UserInputError
 
 __all__ = ["PURPOSES", "Purpose", "stream_seed"]
 
-Purpose = Literal["train", "select", "reselect", "test", "reference"]
-PURPOSES: tuple[str, ...] = ("train", "select", "reselect", "test", "reference")
+Purpose = Literal["train", "select", "reselect", "test", "reference", "tune"]
+PURPOSES: tuple[str, ...] = ("train", "select", "reselect", "test", "reference", "tune")
 """``train``: weight init, batch order, noise injection; ``select``: drift draws of the
 trials' validation objective; ``reselect``: fresh validation draws that re-score the top
-trials; ``test``: drift draws of every test-split table; ``reference``: the ERM reference."""
+trials; ``test``: drift draws of every test-split table; ``reference``: the ERM reference;
+``tune``: the candidate values of a tuned baseline's random search."""
 
 
 def stream_seed(run_seed: int, purpose: Purpose) -> int:

@@ -67,6 +67,20 @@ def test_npz_and_image_folder_data_become_splits_with_inferred_shape_and_classes
     assert task.build()(npz.val.tensors[0][:3]).shape == (3, 10) and task.base_widths == (6, 16, 120, 84)
 
 
+def test_yaml_and_data_with_a_model_file_name_the_same_tasks(tmp_path):
+    from bayesft_tune.search.config import SearchConfig
+
+    (tmp_path / "cfg.yaml").write_text(f"task: '{FIXTURE}/tiny_digits.py:TASK'\ntrials: 3\n")
+    assert SearchConfig.from_yaml(str(tmp_path / "cfg.yaml")).task == f"{FIXTURE}/tiny_digits.py:TASK"
+    x, y = embedded_digits()
+    small = x[:, :64].reshape(-1, 8, 8)  # 8 x 8 inputs, as the fixture's CNN takes
+    np.savez(tmp_path / "d.npz", x_train=small[:400], y_train=y[:400] % 10, x_test=small[400:500], y_test=y[400:500])
+    cfg = SearchConfig(data=str(tmp_path / "d.npz"), model=f"{FIXTURE}/tiny_digits.py:cnn")
+    task = get_task(cfg.task)
+    assert cfg.task.startswith("data:") and task.name == "d" and task.model.__name__ == "cnn"
+    assert task.build()(task.splits(seed=0).val.tensors[0][:2]).shape == (2, 10)
+
+
 def _search(*flags: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     out = subprocess.run([CLI, "search", *SMALL, *flags], env=env, cwd=cwd, capture_output=True, text=True,
                          timeout=600)
@@ -108,7 +122,8 @@ def test_a_task_file_is_searched_on_local_ray_and_loads_back_in_a_fresh_process(
     chosen = pd.read_parquet(run / "selection.parquet").query("chosen").trial_id.iloc[0]
     recorded = trials.set_index("trial_id").clean_accuracy[chosen]
     assert _clean_accuracy_again(run, chosen) == pytest.approx(recorded, abs=1e-9)
-    for command in (["report", str(run), "--out", str(tmp_path / "rep")], ["watch", str(run), "--once"],
+    for command in (["search", "--resume", str(run)], ["report", str(run), "--out", str(tmp_path / "rep")],
+                    ["watch", str(run), "--once"],
                     ["evaluate", "--run", str(run), "--samples", "2", "--out", str(tmp_path / "ev")]):
         out = subprocess.run([CLI, *command], capture_output=True, text=True, cwd=tmp_path, timeout=300)
         assert out.returncode == 0, (command, out.stderr[-2000:])

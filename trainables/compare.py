@@ -8,6 +8,8 @@ rows as JSON text (``robustness_json``); the driver collects them.
 
 from __future__ import annotations
 
+import json
+
 import torch
 from ray import tune
 
@@ -17,8 +19,9 @@ from bayesft_tune.objective import Objective
 from bayesft_tune.seeds import stream_seed
 from bayesft_tune.tasks import get_task
 from bayesft_tune.tasks.final import robustness_rows
-from bayesft_tune.tasks.trial import cached_data, drift_metrics
+from bayesft_tune.tasks.trial import drift_metrics
 from trainables._common import set_threads_from_resources, trial_device
+from trainables.tuning import TUNED, tune_method
 
 __all__ = ["UNIFORM_RATES", "compare_trial", "fit_uniform_dropout"]
 
@@ -45,20 +48,26 @@ def fit_uniform_dropout(task, splits, cfg: MethodConfig, seed: int, objective: O
 
 def compare_trial(config: dict) -> None:
     """Function trainable: ``config`` has task, method, seed, data_seed, epochs, batch_size, lr,
-    sigmas, samples, drift, ``objective`` (``Objective.to_dict``, for uniform_dropout) and
-    ``method_options`` (MethodConfig fields)."""
+    sigmas, samples, drift, ``objective`` (``Objective.to_dict``, for the tuned baselines),
+    ``tune_trainings`` and ``method_options`` (MethodConfig fields)."""
     set_threads_from_resources()
     task, device, seed = get_task(config["task"]), trial_device(), int(config["seed"])
     splits = task.splits(config.get("data_dir"), False, int(config["data_seed"]))
     cfg = MethodConfig(epochs=int(config["epochs"]), batch_size=int(config["batch_size"]),
                        lr=float(config["lr"]), **dict(config.get("method_options") or {}))
-    label = f"seed{seed}"
-    if config["method"] == "uniform_dropout":
-        model, _ = fit_uniform_dropout(task, splits, cfg, seed, Objective.from_dict(config["objective"]),
-                                       config["drift"], device)
+    label, method, objective = f"seed{seed}", config["method"], Objective.from_dict(config["objective"])
+    tuned = {}
+    if method == "uniform_dropout":
+        model, _ = fit_uniform_dropout(task, splits, cfg, seed, objective, config["drift"], device)
+    elif method in TUNED:
+        model, value, score = tune_method(method, task, splits, cfg, seed, objective, config["drift"], device,
+                                          int(config["tune_trainings"]))
+        tuned = {"method": method, "seed_label": label, "knob": TUNED[method].field, "value": value,
+                 "validation_objective": score, "trainings": int(config["tune_trainings"])}
     else:
-        model = get_method(config["method"]).fit(task.build, splits.train, splits.val, cfg, seed, device)
+        model = get_method(method).fit(task.build, splits.train, splits.val, cfg, seed, device)
     rows = robustness_rows(model.to(torch.device("cpu")).eval(), splits.test, config["sigmas"],
-                           int(config["samples"]), config["drift"], stream_seed(seed, "test"), config["method"],
+                           int(config["samples"]), config["drift"], stream_seed(seed, "test"), method,
                            label, int(config["data_seed"]))
-    tune.report({"robustness_json": rows.to_json(orient="records"), "method": config["method"], "seed": seed})
+    tune.report({"robustness_json": rows.to_json(orient="records"), "method": method, "seed": seed,
+                 "tuning_json": json.dumps(tuned)})

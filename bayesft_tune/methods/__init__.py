@@ -19,7 +19,7 @@ from bayesft_tune.methods._reram_v import ReramVResult, fit_reram_v, reram_v_rou
 
 for _method in (
     Method("erm", fit_erm, "empirical risk minimisation, no dropout"),
-    Method("noise_injection", fit_noise_injection, "train with lognormal weight drift σ_train in every forward pass"),
+    Method("noise_injection", fit_noise_injection, "train with weight drift (σ_train) in every forward pass"),
     Method("awp", fit_awp, "adversarial weight perturbation (layer-wise relative γ)"),
     Method("ftna", fit_ftna, "error-correcting output codes (sigmoid bits, nearest codeword)"),
     Method("reram_v", fit_reram_v,

@@ -17,7 +17,8 @@ __all__ = ["fit_erm", "fit_noise_injection"]
 def _fit(build: Callable[[], nn.Module], train: TensorDataset, cfg: MethodConfig, seed: int,
          device: str | torch.device, sigma: float) -> nn.Module:
     model = seeded_build(build, seed)
-    tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, noise_injection=sigma)
+    tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, noise_injection=sigma,
+                       noise_drift=cfg.noise_drift, noise_level=cfg.noise_level)
     trainer = Trainer(model, train, tcfg, seed=seed, device=device)
     for _ in range(tcfg.epochs):
         trainer.epoch()
@@ -35,8 +36,9 @@ def fit_noise_injection(build: Callable[[], nn.Module], train: TensorDataset, va
                         device: str | torch.device = "cpu") -> nn.Module:
     """Noise-injection training at σ_train = ``cfg.noise_sigma``.
 
-    Every step draws lognormal drift, runs forward and backward at the drifted
-    weights, restores the clean weights and steps from them
+    Every step draws drift (``cfg.noise_drift``: lognormal, or a device model's noise at
+    ``cfg.noise_level`` scaled by σ_train: hardware-aware training), runs forward and backward
+    at the drifted weights, restores the clean weights and steps from them
     (:class:`bayesft_tune.training.Trainer`).
     """
     return _fit(build, train, cfg, seed, device, cfg.noise_sigma)

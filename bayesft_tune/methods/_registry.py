@@ -23,7 +23,11 @@ class MethodConfig:
             main training; ReRAM-V and FTNA add their short extra phases on top).
         batch_size: examples per step.
         lr: Adam learning rate (> 0).
-        noise_sigma: σ_train of ``noise_injection`` (lognormal drift in every forward).
+        noise_sigma: σ_train of ``noise_injection`` (drift in every forward).
+        noise_drift: the drift model (spec) ``noise_injection`` draws from: ``lognormal`` (the
+            paper's), or a device model (hardware-aware training: its noise at ``noise_level``
+            seconds, scaled by ``noise_sigma``).
+        noise_level: see ``noise_drift``.
         awp_gamma: AWP's relative perturbation size γ (‖v_l‖ = γ‖w_l‖).
         ftna_bits: FTNA code length l (sigmoid outputs).
         ftna_distance: FTNA minimum Hamming distance h of the codebook.
@@ -39,6 +43,8 @@ class MethodConfig:
     batch_size: int = 64
     lr: float = 1e-3
     noise_sigma: float = 0.6
+    noise_drift: str = "lognormal"
+    noise_level: float = 0.0
     awp_gamma: float = 0.01
     ftna_bits: int = 15
     ftna_distance: int = 5
