@@ -68,13 +68,14 @@ def robustness_caption(robustness: pd.DataFrame) -> tuple[str, str]:
 
 
 def plot_robustness(robustness: pd.DataFrame, path: str | os.PathLike,
-                    title: str | None = None) -> FigureInfo:
+                    title: str | None = None, caption: str | None = None) -> FigureInfo:
     """Accuracy vs σ, one line per method (and run) with its 95 % CI as a band.
 
     Args:
         robustness: a robustness table (one drift model and split).
         path: PNG to write.
         title: panel title; default names the drift model and split (``""``: none).
+        caption: what the line and band are; default: one network's mean and the CI over its T draws.
 
     Raises:
         UserInputError: empty robustness table.
@@ -83,7 +84,8 @@ def plot_robustness(robustness: pd.DataFrame, path: str | os.PathLike,
                  "Evaluate the methods over σ (robustness.parquet) first.")
     curves = robustness_curves(robustness)
     keys = [c for c in ("run", "method") if c in curves.columns]
-    auto_title, caption = robustness_caption(robustness)
+    auto_title, auto_caption = robustness_caption(robustness)
+    caption = auto_caption if caption is None else caption
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.add_subplot()
     time = "level_axis" in robustness and (robustness["level_axis"] == "time").any()

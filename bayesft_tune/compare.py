@@ -8,9 +8,10 @@ every slot, chosen on the validation objective from 0.1 .. 0.7); the baselines t
 the search's compute (``*_tuned``: ``--tune-trainings`` trainings each, random search of the
 method's main knob on the validation objective, ``hwa_tuned`` = hardware-aware training
 with the drift model's own noise); and searches of ``--trials`` trials each:
-``bayesft`` (the default search space), ``bayesft_paper`` (the paper's mode: per-slot
-dropout, drifted-loss objective and training) and ``random_search`` (the default space,
-same trials, random proposals). Every method of a seed trains on the same split
+``bayesft`` (the default search space), ``bayesft_paper`` (per-slot dropout, drifted-loss
+objective and training, every trial from scratch) and ``random_search`` (the default space,
+same trials, random proposals); ``bayesft_alternating`` is the paper's Algorithm 1 as written
+(one network; θ and α in turn, the same epochs in total). Every method of a seed trains on the same split
 (``--data-seed``), and every network is scored on its test split with the seed's test
 draws, independent of every draw used to select. ``--drift pcm`` (or ``reram_wan2022``)
 compares under a device model over time since programming. Writes ``robustness.parquet``,
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import pandas as pd
+import ray
 from ray import tune
 
 from bayesft_tune.argtypes import levels as parse_levels
@@ -40,6 +42,7 @@ from bayesft_tune.errors import UserInputError
 from bayesft_tune.methods import method_names
 from bayesft_tune.paired import markdown_table, paired_tests
 from bayesft_tune.provenance import MANIFEST, manifest
+from bayesft_tune.search.alternating import alternating_rows
 from bayesft_tune.search.config import PAPER_SPACE, SearchConfig
 from bayesft_tune.search.runner import run_search
 from bayesft_tune.search.session import ray_session
@@ -60,12 +63,14 @@ SEARCH_METHODS: dict[str, dict] = {
     "space_full": {"space": ("dropout", "noise", "width", "activation", "norm", "lr", "weight_decay")},
 }
 """Search-based methods and the settings that make each one (on top of the default search)."""
+ALTERNATING = "bayesft_alternating"
+"""Algorithm 1 as the paper writes it: one network, θ and α in turn (``search/alternating.py``)."""
 DEFAULT_METHODS = "erm,uniform_dropout,random_search,noise_injection,awp,ftna,reram_v,bayesft_paper,bayesft"
 
 
 def all_methods() -> list[str]:
     """Every method name ``--methods`` accepts."""
-    return [*method_names(), "uniform_dropout", *TUNED, *SEARCH_METHODS]
+    return [*method_names(), "uniform_dropout", *TUNED, *SEARCH_METHODS, ALTERNATING]
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,8 @@ class CompareConfig:
         """Networks trained by ``method`` per seed (its compute, in trainings x epochs)."""
         if method in SEARCH_METHODS:
             return self.trials + 1  # the trials and the ERM reference of the clean guard
+        if method == ALTERNATING:
+            return 1  # one network, trained trials x epochs epochs (see compute_text)
         if method in TUNED:
             return self.tune_trainings
         return len(UNIFORM_RATES) if method == "uniform_dropout" else 1
@@ -184,6 +191,17 @@ def _searches(cfg: CompareConfig, methods: list[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def _alternating(cfg: CompareConfig) -> pd.DataFrame:
+    """``bayesft_alternating`` (Algorithm 1, one network per seed) as Ray tasks, one per seed."""
+    if "bayesft_alternating" not in cfg.methods:
+        return pd.DataFrame()
+    objective = SearchConfig(task=cfg.task, drift=cfg.drift, space=PAPER_SPACE).resolved_objective()
+    job = ray.remote(num_cpus=1)(alternating_rows)
+    return pd.concat(ray.get([job.remote(cfg.task, seed, cfg.data_seed, cfg.trials, cfg.epochs or get_task(cfg.task).epochs,
+                                         cfg.drift, objective.target_sigma, cfg.search_samples, list(cfg.sigmas),
+                                         cfg.samples) for seed in cfg.seed_list()]), ignore_index=True)
+
+
 def run_compare(cfg: CompareConfig, argv: list[str] | None = None) -> pd.DataFrame:
     """Train and score every method x seed; returns the robustness rows (written with the
     tuned baselines' choices and the manifest)."""
@@ -191,9 +209,10 @@ def run_compare(cfg: CompareConfig, argv: list[str] | None = None) -> pd.DataFra
     with open(os.path.join(cfg.out_dir(), MANIFEST), "w") as f:
         json.dump(manifest(cfg.settings(), argv), f, indent=2)
     with ray_session():
-        grid, tuning = _grid(cfg, [m for m in cfg.methods if m not in SEARCH_METHODS])
+        grid, tuning = _grid(cfg, [m for m in cfg.methods if m not in (*SEARCH_METHODS, ALTERNATING)])
         searches = _searches(cfg, [m for m in cfg.methods if m in SEARCH_METHODS])
-    rows = pd.concat([p for p in (grid, searches) if not p.empty], ignore_index=True)
+        alternating = _alternating(cfg)
+    rows = pd.concat([p for p in (grid, searches, alternating) if not p.empty], ignore_index=True)
     write_file(rows, os.path.join(cfg.out_dir(), "robustness.parquet"), "robustness")
     if not tuning.empty:
         write_file(tuning, os.path.join(cfg.out_dir(), "tuning.parquet"), "tuning")
@@ -206,6 +225,8 @@ def summary_table(cfg: CompareConfig, rows: pd.DataFrame) -> str:
     epochs = cfg.epochs or get_task(cfg.task).epochs
     compute = {m: f"{cfg.trainings(m)} x {epochs}" + (" (untuned)" if m in method_names() and m != "erm" else "")
                for m in cfg.methods}
+    if ALTERNATING in compute:
+        compute[ALTERNATING] = f"1 x {cfg.trials * epochs}"
     return markdown_table(rows, cfg.reference, list(cfg.methods), compute)
 
 

@@ -32,6 +32,14 @@ def commit() -> str:
     return (head + ("-dirty" if dirty else "")) if head else "unknown"
 
 
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
 def settings_hash(settings: dict[str, Any]) -> str:
     """A short hash of JSON-able settings (key order does not matter)."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -40,7 +48,7 @@ def settings_hash(settings: dict[str, Any]) -> str:
 def manifest(settings: dict[str, Any], argv: list[str] | None = None) -> dict[str, Any]:
     """What made a result: commit, command line, machine, Python and the settings (with their hash)."""
     return {"commit": commit(), "command": " ".join(argv if argv is not None else sys.argv),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
+            "machine": f"{_cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}",
             "python": platform.python_version(), "settings": settings, "settings_hash": settings_hash(settings)}
 
 

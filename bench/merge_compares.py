@@ -2,16 +2,17 @@
 
     python bench/merge_compares.py OUT DIR [DIR ...] --task mnist_lenet5 --reference bayesft
 
-Used when methods or seeds are added to an earlier comparison (``--methods``, ``--first-seed``).
-A (method, seed) scored by more than one run must have identical rows in each: that is the
-check that the runs share the split, the test draws and the code path (the ERM row is
-deterministic for a seed, so include ``erm`` in every run). Writes OUT/robustness.parquet,
+Used when seeds are added to an earlier comparison (``--first-seed``). Every run must carry
+a ``manifest.json`` of the same commit (clean) and settings hash: runs of different code are
+refused (:func:`bayesft_tune.provenance.refuse_mixed`). A (method, seed) scored by more than
+one run must also have identical rows in each. Writes OUT/robustness.parquet,
 OUT/compare_tests.parquet and OUT/compare.md, and prints the summary table.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -19,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from bayesft_tune.compare import CompareConfig, summary_table
+from bayesft_tune.errors import UserInputError
 from bayesft_tune.paired import paired_tests
+from bayesft_tune.provenance import MANIFEST, refuse_mixed
 
 KEY = ["method", "trial_id", "sigma"]
 
@@ -31,6 +34,10 @@ def merge(dirs: list[str]) -> pd.DataFrame:
         SystemExit: a (method, seed) scored twice with different accuracies, or two runs
             with different data splits, sample counts or σ grids.
     """
+    try:
+        refuse_mixed([json.load(open(os.path.join(d, MANIFEST))) for d in dirs], "merge_compares")
+    except (OSError, UserInputError) as err:
+        sys.exit(f"cannot pool these runs: {err}")
     tables = [pd.read_parquet(os.path.join(d, "robustness.parquet")) for d in dirs]
     for col in ("data_seed", "samples"):
         values = sorted({v for t in tables for v in t[col].unique()})
