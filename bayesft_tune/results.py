@@ -2,8 +2,8 @@
 
     python -m bayesft_tune.results collect OUT_DIR results/NAME   # keep a comparison's tables
     python -m bayesft_tune.results render                         # print every results section
-    python -m bayesft_tune.results render --write                 # rewrite them in README.md
-    python -m bayesft_tune.results render --check                 # exit 1 if README.md differs
+    python -m bayesft_tune.results render --write                 # rewrite them in README.md and docs/results.md
+    python -m bayesft_tune.results render --check                 # exit 1 if either differs
 
 A results directory holds one ``bayesft-tune compare`` run without its checkpoints:
 ``robustness.parquet``, ``compare_tests.parquet``, ``tuning.parquet``, ``manifest.json``
@@ -68,9 +68,10 @@ def seed_means(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.groupby(keys, sort=False).apply(stats_of, include_groups=False).reset_index()
 
 
-def render(name: str, root: Path = ROOT, figure: bool = True) -> str:
+def render(name: str, root: Path = ROOT, figure: bool = True, link: str = "") -> str:
     """The README section of ``results/name``: where it came from, its table and its figure
-    (drawn to ``results/name/accuracy.png`` when ``figure``)."""
+    (drawn to ``results/name/accuracy.png`` when ``figure``; ``link``: the path from the
+    document to the repository root, e.g. ``../`` for ``docs/``)."""
     folder = root / "results" / name
     info = json.loads((folder / MANIFEST).read_text())
     cfg = CompareConfig(**{**info["settings"], "methods": tuple(info["settings"]["methods"]),
@@ -83,7 +84,7 @@ def render(name: str, root: Path = ROOT, figure: bool = True) -> str:
                                 f"drift draws); band: 95 % t-interval over the seeds.")
     lines = [f"`{info['command']}` at commit `{info['commit'][:12]}` ({info['machine']}); {len(seeds)} paired seeds; "
              f"raw tables in `results/{name}/`.", "", summary_table(cfg, rows), "", _tuned_line(folder),
-             _verdict(rows, cfg.reference), "", f"![accuracy over the levels](results/{name}/accuracy.png)"]
+             _verdict(rows, cfg.reference), "", f"![accuracy over the levels]({link}results/{name}/accuracy.png)"]
     return "\n".join(line for line in lines if line is not None).replace("\n\n\n", "\n\n")
 
 
@@ -107,11 +108,16 @@ def _verdict(rows: pd.DataFrame, reference: str) -> str:
             f"below {worse or 'no method'}, and tied with {ties or 'no method'} (paired over seeds).")
 
 
-def render_all(readme: str, root: Path = ROOT, figures: bool = True) -> str:
-    """``readme`` with every marked results section rendered anew from its data."""
+DOCUMENTS = {"README.md": "", "docs/results.md": "../"}
+"""The documents holding results sections, and the path from each to the repository root."""
+
+
+def render_all(text: str, root: Path = ROOT, figures: bool = True, link: str = "") -> str:
+    """``text`` with every marked results section rendered anew from its data."""
     def one(m: re.Match) -> str:
-        return f"<!-- results:{m['name']} -->\n{render(m['name'], root, figures)}\n<!-- /results:{m['name']} -->"
-    return SECTION.sub(one, readme)
+        body = render(m["name"], root, figures, link)
+        return f"<!-- results:{m['name']} -->\n{body}\n<!-- /results:{m['name']} -->"
+    return SECTION.sub(one, text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,16 +135,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "collect":
         print("\n".join(collect(args.out_dir, args.dest)))
         return 0
-    readme_path = ROOT / "README.md"
-    readme = readme_path.read_text()
-    rendered = render_all(readme, figures=args.write)
-    if args.write:
-        readme_path.write_text(rendered)
-    elif args.check:
-        return 0 if rendered == readme else 1
-    else:
-        print("\n\n".join(m.group(0) for m in SECTION.finditer(rendered)))
-    return 0
+    stale = []
+    for document, link in DOCUMENTS.items():
+        path = ROOT / document
+        text = path.read_text()
+        rendered = render_all(text, figures=args.write, link=link)
+        stale += [document] if rendered != text else []
+        if args.write:
+            path.write_text(rendered)
+        elif not args.check:
+            print("\n\n".join(m.group(0) for m in SECTION.finditer(rendered)))
+    if args.check and stale:
+        print(f"stale results sections in {stale}: run python -m bayesft_tune.results render --write")
+    return 1 if args.check and stale else 0
 
 
 if __name__ == "__main__":

@@ -12,17 +12,19 @@ import pytest
 from bayesft_tune import UserInputError
 from bayesft_tune.paired import holm
 from bayesft_tune.provenance import manifest, refuse_mixed
-from bayesft_tune.results import SECTION, collect, render_all
+from bayesft_tune.results import DOCUMENTS, SECTION, collect, render_all
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_every_readme_results_section_is_its_rendering_from_results():
-    readme = (ROOT / "README.md").read_text()
-    names = [m["name"] for m in SECTION.finditer(readme)]
-    assert names, "the README's results come from results/ (marked sections)"
+@pytest.mark.parametrize("document", sorted(DOCUMENTS))
+def test_every_results_section_is_its_rendering_from_results(document):
+    text = (ROOT / document).read_text()
+    names = [m["name"] for m in SECTION.finditer(text)]
+    assert names, f"{document}'s results come from results/ (marked sections)"
     assert all((ROOT / "results" / n / "manifest.json").is_file() for n in names)
-    assert render_all(readme, figures=False) == readme, "run: python -m bayesft_tune.results render --write"
+    assert render_all(text, figures=False, link=DOCUMENTS[document]) == text, \
+        "run: python -m bayesft_tune.results render --write"
 
 
 def test_collect_keeps_tables_and_leaves_checkpoints(tmp_path):
