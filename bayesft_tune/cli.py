@@ -133,11 +133,11 @@ def _search(args: argparse.Namespace) -> int:
 
     forget_run_dir()
     watch_sigint()
-    skip = {"command", "config", "resume"}
-    given = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
-    if given.get("clean_guard") == "off":
-        given["clean_guard"] = None
-    if args.resume:
+    given = {k: v for k, v in vars(args).items() if k not in {"command", "config", "resume"} and v is not None}
+    given.update({"clean_guard": None} if given.get("clean_guard") == "off" else {})
+    if args.resume is not None:
+        if not args.resume.strip():
+            raise UserInputError("--resume needs the run directory a search printed; got ''. Pass --resume RUN_DIR.")
         extra = sorted(set(given) - {"address"})
         if extra or args.config:
             raise UserInputError(f"--resume continues a search with its saved settings; it takes only "

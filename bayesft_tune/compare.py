@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import io
 import json
 import os
@@ -63,8 +64,7 @@ SEARCH_METHODS: dict[str, dict] = {
     "space_full": {"space": ("dropout", "noise", "width", "activation", "norm", "lr", "weight_decay")},
 }
 """Search-based methods and the settings that make each one (on top of the default search)."""
-ALTERNATING = "bayesft_alternating"
-"""Algorithm 1 as the paper writes it: one network, θ and α in turn (``search/alternating.py``)."""
+ALTERNATING = "bayesft_alternating"  # Algorithm 1 as the paper writes it (search/alternating.py)
 DEFAULT_METHODS = "erm,uniform_dropout,random_search,noise_injection,awp,ftna,reram_v,bayesft_paper,bayesft"
 
 
@@ -118,7 +118,8 @@ class CompareConfig:
                  (self.epochs is None or self.epochs >= 1, "epochs", "an integer >= 1"),
                  (self.search_samples >= 2, "search-samples", "an integer >= 2"),
                  (self.concurrency >= 1, "concurrency", "an integer >= 1"),
-                 (self.noise_sigma >= 0, "noise-sigma", "a number >= 0"),
+                 (math.isfinite(self.noise_sigma) and self.noise_sigma >= 0, "noise-sigma", "a finite number >= 0"),
+                 (self.out is None or not os.path.isfile(self.out), "out", "a directory (new or existing), not a file"),
                  (0 < self.awp_gamma < 1, "awp-gamma", "in (0, 1)"),
                  (self.reference in self.methods or self.reference == "bayesft", "reference", "one of --methods")]
         for ok, flag, rule in rules:

@@ -45,7 +45,7 @@ def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="train (or load) a model with given dropout rates and "
                                         "measure its accuracy under weight drift")
     a = p.add_argument
-    a("--model", default="mlp", help="registered model (default mlp: 784-192-32-10)")
+    a("--model", help="registered model (default mlp: 784-192-32-10)")
     a("--dataset", default="mnist_embedded", help="registered dataset (default: embedded MNIST)")
     a("--dropout", type=floats, default=None, metavar="P1,P2,..",
       help="one dropout rate per slot (K-1 for K Linear/Conv layers); default all 0 (ERM)")
@@ -76,6 +76,7 @@ def _check_evaluate(args: argparse.Namespace) -> dict | None:
     Returns:
         The loaded ``--checkpoint`` (None without one).
     """
+    _check_sources(args)
     for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size), ("--samples", args.samples)):
         if value < 1:
             raise UserInputError(f"{flag} must be an integer >= 1; got {value}. Pass e.g. {flag} 8.")
@@ -92,6 +93,18 @@ def _check_evaluate(args: argparse.Namespace) -> dict | None:
         if path:
             check_output_path(path, flag)
     return load_checkpoint(args.checkpoint) if args.checkpoint else None
+
+
+def _check_sources(args: argparse.Namespace) -> None:
+    """One source of the network: ``--run`` (with ``--trial``), ``--checkpoint``, or ``--model`` trained here."""
+    conflicts = [(args.trial and not args.run, "--trial ID needs --run RUN_DIR (it names a trial of that run)"),
+                 (args.run and args.checkpoint, "--run and --checkpoint both name a network; pass one"),
+                 (args.run and (args.model or args.dropout), "--run takes the run's own network; drop --model/--dropout")]
+    for bad, rule in conflicts:
+        if bad:
+            raise UserInputError(f"evaluate: {rule} (got --run {args.run!r}, --trial {args.trial!r}, --checkpoint "
+                                 f"{args.checkpoint!r}, --model {args.model!r}).")
+    args.model = args.model or "mlp"
 
 
 def _load_or_train(args: argparse.Namespace, splits, checkpoint: dict | None = None):

@@ -44,6 +44,9 @@ def _workspace(root: Path) -> None:
     (run / "search_config.json").write_text(json.dumps({"trials": 4, "name": "run"}))
     (run / "trials.parquet").write_bytes(b"PAR1 not really parquet")
     (run / "history.parquet").write_bytes(b"PAR1 not really parquet")
+    (root / "leftover" / "trial_x").mkdir(parents=True)  # a run without its search_config.json
+    (root / "leftover" / "trials.parquet").write_bytes(b"PAR1 not really parquet")
+    (root / "leftover" / "trial_x" / "result.json").write_text("{}")
     (root / "badrun").mkdir()
     (root / "badrun" / "search_config.json").write_text("{not json")
     (root / "oddrun").mkdir()

@@ -123,8 +123,9 @@ class SearchConfig:
         try:
             with open(path) as f:
                 values = yaml.safe_load(f) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise UserInputError(f"could not read search config {path!r}: {err}") from err
+        except (OSError, yaml.YAMLError, UnicodeDecodeError) as err:
+            raise UserInputError(f"could not read search config {path!r} as YAML text: {err}. Pass a YAML mapping "
+                                 "of settings (e.g. 'trials: 20').") from err
         if not isinstance(values, dict):
             raise UserInputError(f"search config {path!r} must be a YAML mapping of settings; "
                                  f"got {type(values).__name__}.")

@@ -20,12 +20,37 @@ import pyarrow.fs as pafs
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.storage import resolve
 
-__all__ = ["RUN_TABLES", "check_checkpoint_matches", "check_device", "check_output_path", "check_sigmas",
-           "load_checkpoint"]
+__all__ = ["RUN_FILES", "RUN_TABLES", "check_checkpoint_matches", "check_device", "check_output_path", "check_sigmas",
+           "enclosing_run", "load_checkpoint", "run_files"]
 
 RUN_TABLES = ("trials.parquet", "history.parquet")
 """Tables of a search run that no other output may overwrite."""
 RUN_MARKER = "search_config.json"
+RUN_FILES = (RUN_MARKER, *RUN_TABLES, "robustness.parquet", "selection.parquet", "reference.pt", "tuner.pkl")
+"""A search's own files: a directory holding any of them (or Tune's ``experiment_state-*``,
+the searcher's ``searcher-state-*``, a ``trial_*`` directory) is a run."""
+_RUN_PREFIXES = ("experiment_state-", "searcher-state-", "trial_")
+
+
+def run_files(fs: pafs.FileSystem, directory: str) -> list[str]:
+    """The run's own files (and trial directories) that ``directory`` holds; empty: not a run."""
+    try:
+        entries = fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True))
+    except (OSError, NotADirectoryError):
+        return []
+    return sorted(i.base_name for i in entries if i.base_name in RUN_FILES or i.base_name.startswith(_RUN_PREFIXES))
+
+
+def enclosing_run(fs: pafs.FileSystem, path: str) -> str | None:
+    """The nearest directory at or above ``path`` that is a run (see :data:`RUN_FILES`), if any."""
+    current = path.rstrip("/") or "/"
+    while True:
+        if fs.get_file_info(current).type == pafs.FileType.Directory and run_files(fs, current):
+            return current
+        parent = posixpath.dirname(current)
+        if parent in (current, ""):
+            return None
+        current = parent
 
 
 def check_sigmas(name: str, values: Iterable[Any] | None) -> tuple[float, ...]:
@@ -46,16 +71,12 @@ def check_sigmas(name: str, values: Iterable[Any] | None) -> tuple[float, ...]:
     return tuple(float(v) for v in grid)
 
 
-def _is_run_dir(fs: pafs.FileSystem, directory: str) -> bool:
-    return fs.get_file_info(posixpath.join(directory, RUN_MARKER)).type != pafs.FileType.NotFound
-
-
 def check_output_path(path: str, flag: str = "--out") -> None:
     """Refuse an output file that would overwrite a search run's tables.
 
-    Refused: a file named ``trials.parquet`` or ``history.parquet``, any file inside a
-    directory holding ``search_config.json`` (a run directory), an existing directory,
-    and (local paths) a path below an existing file.
+    Refused: a file named ``trials.parquet`` or ``history.parquet``, any file at any depth
+    inside a run directory (one holding a run's own files: its trials' ``result.json`` and
+    checkpoints included), an existing directory, and (local paths) a path below an existing file.
 
     Raises:
         UserInputError: naming the path and the rule.
@@ -65,9 +86,10 @@ def check_output_path(path: str, flag: str = "--out") -> None:
     fix = f"Pass {flag} a new file outside the run directory, e.g. {flag} robustness-eval.parquet."
     if name in RUN_TABLES:
         raise UserInputError(f"{flag} must not overwrite a search run's table ({name}); got {path!r}. {fix}")
-    if _is_run_dir(fs, parent):
-        raise UserInputError(f"{flag} must not write into a search run directory (it holds {RUN_MARKER}); "
-                             f"got {path!r}. {fix}")
+    run = enclosing_run(fs, parent)
+    if run is not None:
+        raise UserInputError(f"{flag} must not write into a search run directory ({run} holds "
+                             f"{', '.join(run_files(fs, run)[:3])}); got {path!r}. {fix}")
     if fs.get_file_info(full).type == pafs.FileType.Directory:
         raise UserInputError(f"{flag} must be a file path, not an existing directory; got {path!r}. {fix}")
     blocker = _file_in_the_way(fs, parent)

@@ -17,6 +17,7 @@ import torch
 
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.search.config import SearchConfig
+from bayesft_tune.search.input_checks import run_files
 from bayesft_tune.storage import join, resolve
 from bayesft_tune.tasks.final import Reference
 
@@ -39,10 +40,17 @@ def is_run_dir(run_dir: str) -> bool:
 
 
 def refuse_existing(run_dir: str, name: str) -> None:
-    """A new search never writes into an existing run (it would mix two searches' trials)."""
+    """A new search never writes into an existing run (it would mix two searches' trials): a
+    directory holding any of a run's own files is one (:data:`~bayesft_tune.search.input_checks.RUN_FILES`)."""
     if is_run_dir(run_dir):
         raise UserInputError(f"run name {name!r} is taken: {run_dir} already holds a search. Continue it with "
                              f"--resume {run_dir}, or start a new one with another --name.")
+    fs, root = resolve(run_dir)
+    found = run_files(fs, root)
+    if found:
+        raise UserInputError(f"run name {name!r} is taken: {run_dir} holds files of an earlier run ({', '.join(found[:4])}) "
+                             f"but no {CONFIG_FILE}, so it cannot be resumed. Keep it and start the new search with "
+                             "another --name (bayesft-tune repair rebuilds its tables from its trials).")
 
 
 def _write_bytes(run_dir: str, file: str, data: bytes) -> None:

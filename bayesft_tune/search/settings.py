@@ -149,7 +149,8 @@ class TrainingConfig:
             (_optional_int(self.batch_size, 1), "batch_size", "an integer >= 1"),
             (self.lr is None or finite(self.lr) and self.lr > 0, "lr", "a number > 0"),
             (self.training in (None, "clean", "drifted"), "training", "'clean' or 'drifted'"),
-            (is_int(self.data_seed) and self.data_seed >= 0, "data_seed", "an integer >= 0"),
+            (is_int(self.data_seed) and 0 <= self.data_seed < 2**32, "data_seed", "an integer in [0, 2**32)"),
+            (self.data_dir is None or isinstance(self.data_dir, str), "data_dir", "a directory path"),
             (isinstance(self.download, bool), "download", "true or false (a YAML boolean, not a string)"),
         ]
 
@@ -176,7 +177,7 @@ class SearcherConfig:
         return [
             (is_int(self.trials) and self.trials >= 1, "trials", "an integer >= 1"),
             (is_int(self.concurrency) and self.concurrency >= 1, "concurrency", "an integer >= 1"),
-            (is_int(self.seed) and self.seed >= 0, "seed", "an integer >= 0"),
+            (is_int(self.seed) and 0 <= self.seed < 2**32, "seed", "an integer in [0, 2**32)"),
             (self.method in ("bo", "random"), "method", "'bo' or 'random'"),
             (_optional_int(self.initialization_budget, 1), "initialization_budget", "an integer >= 1"),
             (self.scheduler in ("fifo", "asha"), "scheduler", "'fifo' or 'asha'"),
@@ -222,6 +223,8 @@ class ResourceConfig:
             (finite(gpus) and gpus >= 0 and (gpus <= 1 or float(gpus).is_integer()),
              "gpus_per_trial", "a fraction in [0, 1] or a whole number of GPUs"),
             (is_int(self.max_failures) and self.max_failures >= 0, "max_failures", "an integer >= 0"),
+            (self.address is None or isinstance(self.address, str) and self.address.strip() != "", "address",
+             "a Ray address ('auto', host:port, ray://host:10001) or unset"),
         ]
 
 
@@ -235,7 +238,13 @@ class StorageConfig:
     verbose: bool = True
 
     def rules(self) -> list[Rule]:
-        return [(bool(self.storage_path), "storage_path", "a directory or URI"),
+        name = self.name
+        plain = name is None or isinstance(name, str) and name not in ("", ".", "..") and not any(
+            c in name for c in "/\\\0") and name.strip() == name
+        return [(isinstance(self.storage_path, str) and self.storage_path.strip() != "", "storage_path",
+                 "a directory or URI (a string)"),
+                (plain, "name", "one plain path component (no '/', not '.' or '..'): the run's directory under "
+                 "--storage-path"),
                 (isinstance(self.verbose, bool), "verbose", "true or false")]
 
 
