@@ -7,10 +7,14 @@ the directory lives now (see ``recorder.RUN_DIR_ENV``).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import pickle
+import socket
+import time
+from typing import Iterator
 
 import pyarrow.fs as pafs
 import torch
@@ -21,11 +25,13 @@ from bayesft_tune.search.input_checks import run_files
 from bayesft_tune.storage import join, resolve
 from bayesft_tune.tasks.final import Reference
 
-__all__ = ["CONFIG_FILE", "REFERENCE_FILE", "is_run_dir", "load_config", "load_reference", "refuse_existing",
+__all__ = ["CONFIG_FILE", "LOCK_FILE", "REFERENCE_FILE", "driver_lock", "is_run_dir", "load_config", "load_reference", "refuse_existing",
            "save_config", "save_reference", "searcher_seconds", "searcher_times", "storage_root"]
 
 CONFIG_FILE = "search_config.json"
 REFERENCE_FILE = "reference.pt"
+LOCK_FILE = "driver.lock"
+"""Held by the one driver running the search (host, PID, start time); removed when it ends."""
 
 
 def storage_root(path: str) -> str:
@@ -121,3 +127,52 @@ def searcher_times(run_dir: str) -> tuple[float, float]:
 def searcher_seconds(run_dir: str) -> float:
     """GP total: every Ax generation's seconds (see :func:`searcher_times`)."""
     return searcher_times(run_dir)[0]
+
+
+@contextlib.contextmanager
+def driver_lock(run_dir: str) -> Iterator[None]:
+    """One driver at a time per run: hold :data:`LOCK_FILE` for the block.
+
+    A lock left by a driver that died on this host (its PID is gone) is taken over; any
+    other is refused, naming the host and PID that hold it.
+
+    Raises:
+        UserInputError: another driver holds the run.
+    """
+    fs, root = resolve(run_dir)
+    path = f"{root}/{LOCK_FILE}"
+    mine = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+    held = _read_lock(fs, path)
+    if held is not None and _alive(held):
+        raise UserInputError(f"{run_dir} is being run by another driver (host {held.get('host')}, PID "
+                             f"{held.get('pid')}); one driver at a time. Wait for it to end, or, if that process is "
+                             f"gone, delete {join(run_dir, LOCK_FILE)} and run --resume again.")
+    _write_bytes(run_dir, LOCK_FILE, json.dumps(mine).encode())
+    if _read_lock(fs, path) != mine:  # another driver wrote in between: it wins
+        raise UserInputError(f"{run_dir}: another driver took the run at the same moment; run --resume again later.")
+    try:
+        yield
+    finally:
+        if _read_lock(fs, path) == mine:
+            fs.delete_file(path)
+
+
+def _read_lock(fs: pafs.FileSystem, path: str) -> dict | None:
+    try:
+        with fs.open_input_stream(path) as f:
+            return json.loads(f.read().decode())
+    except (OSError, FileNotFoundError, ValueError):
+        return None
+
+
+def _alive(held: dict) -> bool:
+    """Whether the lock's driver may still run: on another host we cannot tell (assume so)."""
+    if held.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(held.get("pid", -1)), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True

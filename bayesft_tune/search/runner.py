@@ -180,11 +180,12 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     check_storage_writable(run_dir)
     rundir.save_config(cfg, run_dir)
     remember_run_dir(run_dir)
-    ref = start_reference(cfg, search_spec(cfg), run_dir)  # on a local CPU search, alongside Ray's start
-    with ray_session(address, *job_code(cfg, run_dir)):
-        outcome = _run(cfg, run_dir, lambda spec, floor, splits: make_tuner(cfg, spec, name, run_dir, floor,
-                                                                            splits).fit(), started, ref)
-    return outcome()
+    with rundir.driver_lock(run_dir):
+        ref = start_reference(cfg, search_spec(cfg), run_dir)  # on a local CPU search, alongside Ray's start
+        with ray_session(address, *job_code(cfg, run_dir)):
+            outcome = _run(cfg, run_dir, lambda spec, floor, splits: make_tuner(cfg, spec, name, run_dir, floor,
+                                                                                splits).fit(), started, ref)
+        return outcome()
 
 
 def resume_search(run_dir: str, address: str | None = None) -> SearchOutcome:
@@ -202,7 +203,8 @@ def resume_search(run_dir: str, address: str | None = None) -> SearchOutcome:
                               run_dir, floor, splits).fit()
         return tune.Tuner.restore(run_dir, trainable=trainable(cfg, splits), resume_errored=True).fit()
 
-    ref = start_reference(cfg, search_spec(cfg), run_dir)
-    with ray_session(cfg.resources.address, *job_code(cfg, run_dir)):
-        outcome = _run(cfg, run_dir, fit, started, ref)
-    return outcome()
+    with rundir.driver_lock(run_dir):
+        ref = start_reference(cfg, search_spec(cfg), run_dir)
+        with ray_session(cfg.resources.address, *job_code(cfg, run_dir)):
+            outcome = _run(cfg, run_dir, fit, started, ref)
+        return outcome()
