@@ -42,6 +42,7 @@ import math
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import torch
 
@@ -191,11 +192,17 @@ class Pregeneration:
         client.complete_trial(index, raw_data=raw)
         self._status[index] = "COMPLETED"
 
-    def wait(self) -> None:
-        """Wait for a generation in flight (re-raising its error)."""
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a generation in flight (re-raising its error), at most ``timeout`` seconds
+        (None: until it ends). Returns True when none is in flight any more."""
         future = self._future
-        if future is not None:
-            future.result()
+        if future is None:
+            return True
+        try:
+            future.result(timeout=timeout)
+        except FutureTimeout:
+            return False
+        return True
 
     def _check_worker(self) -> None:
         future = self._future
