@@ -11,6 +11,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from bayesft_tune.errors import UserInputError
+
 __all__ = ["summarize_drift"]
 
 
@@ -37,6 +39,11 @@ def summarize_drift(frame: pd.DataFrame, by: Sequence[str] = ("sigma",),
     """
     from scipy import stats  # lazy: 0.5 s of every trial worker's start, used only by summaries
 
+    missing = sorted({*by, "loss", "accuracy"} - set(getattr(frame, "columns", ())))
+    if not isinstance(frame, pd.DataFrame) or missing or frame.empty:
+        raise UserInputError(f"summarize_drift needs evaluate_under_drift's rows (columns {sorted({*by, 'loss', 'accuracy'})}"
+                             f", one row per draw); got {type(frame).__name__} with {len(getattr(frame, 'columns', ()))} "
+                             f"columns, {len(frame) if hasattr(frame, '__len__') else 0} rows, missing {missing}.")
     out = frame.groupby(list(by), sort=True).agg(samples=("loss", "size"))
     for metric in ("loss", "accuracy"):
         g = frame.groupby(list(by), sort=True)[metric]

@@ -86,6 +86,9 @@ def load_data(name: str = "mnist_embedded", root: str | None = None, download: b
     Raises:
         UserInputError: unknown name, or files missing and not downloadable.
     """
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise UserInputError(f"load_data seed (the split's seed) must be an integer in [0, 2**32); got seed={seed!r}. "
+                             "Pass e.g. seed=0.")
     return DATASETS.get(name)(root, download, seed)
 
 

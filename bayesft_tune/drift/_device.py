@@ -33,7 +33,9 @@ class _DeviceDrift(DriftModel):
         if not (isinstance(g_max, (int, float)) and math.isfinite(g_max) and g_max > 0):
             raise UserInputError(f"{self.name} g_max (µS, the conductance of the largest weight) must be a number > 0; "
                                  f"got g_max={g_max!r}. Pass e.g. g_max=25.")
-        self.g_max, self.gdc = float(g_max), bool(gdc)
+        if not isinstance(gdc, bool):
+            raise UserInputError(f"{self.name} gdc (global drift compensation) must be true or false; got gdc={gdc!r}.")
+        self.g_max, self.gdc = float(g_max), gdc
 
     def draw(self, numel: int, generator: torch.Generator, device: torch.device, dtype: torch.dtype) -> Tensor:
         """``(2·k) x N`` standard normals: ``k`` per device, ``g⁺`` first."""

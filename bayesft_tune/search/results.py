@@ -60,6 +60,11 @@ def load_trial_model(run_dir: str, trial_id: str | None = None) -> nn.Module:
     Raises:
         UserInputError: not a run directory, unknown trial, or no checkpoint.
     """
+    if not isinstance(run_dir, str) or not run_dir.strip():
+        raise UserInputError(f"load_trial_model needs a run directory (a path or URI a search printed); got "
+                             f"{run_dir!r}.")
+    if trial_id is not None and not isinstance(trial_id, str):
+        raise UserInputError(f"trial_id must be a trial_id string of the run's trials.parquet; got {trial_id!r}.")
     trial_id = trial_id or returned_trial_id(run_dir)
     fs, path = _checkpoint_path(run_dir, str(trial_id))
     if isinstance(fs, pafs.LocalFileSystem):
