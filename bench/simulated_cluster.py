@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from bayesft_tune.search import _pregen
 from bayesft_tune.search.searcher import AxSearcher
 
 ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
@@ -116,8 +117,13 @@ def main() -> None:
     p.add_argument("--median", type=float, default=60.0)
     p.add_argument("--spread", type=float, default=0.5)
     p.add_argument("--seeds", default="0")
+    p.add_argument("--policy", choices=["current", "one-ahead"], default="current",
+                   help="one-ahead: the policy before many-slot queues (one candidate ahead, discarded after one "
+                        "extra completion), for comparison")
     p.add_argument("--out")
     args = p.parse_args()
+    if args.policy == "one-ahead":
+        _pregen.SLOTS_PER_EXTRA = 10**9
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         for kind in ("random", "bo"):

@@ -51,7 +51,12 @@ TRIAL_INDEX_KEY = "ax_trial_index"
 
 MAX_STALE = 1
 """A queued candidate is handed out only if at most this many completions arrived since its
-generation started (the completion that freed the slot); else it is abandoned and regenerated."""
+generation started (the completion that freed the slot); else it is abandoned and regenerated.
+Many slots raise it (:meth:`Pregeneration._stale_limit`): completions then come faster than GP steps."""
+SLOTS_PER_EXTRA = 8
+"""From 16 slots on, per this many slots: one more completion a queued candidate may miss, and
+one more candidate kept queued (generated jointly, with the running trials pending). At up to
+15 slots the policy is the one-ahead policy above, unchanged."""
 
 RUNTIME = ("_ax_lock", "_state", "_executor", "_future", "_wait_started")
 """Attributes that live only in this process (locks, worker thread): never pickled."""
@@ -79,6 +84,14 @@ class Pregeneration:
                 self.blocking_seconds.append(time.perf_counter() - self._wait_started)
             self._wait_started = None
 
+    def _stale_limit(self) -> int:
+        """Completions a queued candidate may miss: :data:`MAX_STALE`, more with many slots."""
+        return max(MAX_STALE, self.max_concurrent // SLOTS_PER_EXTRA - 1)
+
+    def _depth(self) -> int:
+        """Candidates kept queued ahead (and generated per GP step): one, more with many slots."""
+        return max(1, self.max_concurrent // SLOTS_PER_EXTRA - 1)
+
     def _left(self) -> float:
         return math.inf if self.total_trials is None else self.total_trials - len(self._index)
 
@@ -86,7 +99,7 @@ class Pregeneration:
         """Hand out the queue's first fresh candidate (caller holds ``_state``)."""
         while self._queue:
             index, params, generated_at = self._queue.pop(0)
-            if self._prefetching and self._arrivals - generated_at > MAX_STALE:
+            if self._prefetching and self._arrivals - generated_at > self._stale_limit():
                 self._inbox.append(("abandon", index))
                 continue
             self._live[trial_id] = self._index[trial_id] = index
@@ -114,7 +127,7 @@ class Pregeneration:
             return
         with self._state:
             busy = self._future is not None and not self._future.done()
-            if (busy or not self._live or self._queue or self._left() <= 0
+            if (busy or not self._live or len(self._queue) >= self._depth() or self._left() <= 0
                     or self._no_data_at == self._arrivals):
                 return
             if self._executor is None:
@@ -125,9 +138,10 @@ class Pregeneration:
     def _prefetch(self) -> None:
         with self._ax_lock:
             with self._state:
-                if self._queue or self._left() <= 0:
+                want = self._depth() - len(self._queue)
+                if want <= 0 or self._left() <= 0:
                     return
-            self._generate(background=True, want=1)
+            self._generate(background=True, want=want)
 
     def _generate(self, background: bool, want: int | None = None) -> bool:
         """One ``get_next_trials`` call; its trials join the queue (caller holds ``_ax_lock``)."""
