@@ -110,6 +110,21 @@ def _as_batches(data: Dataset | DataLoader, batch_size: int, device: torch.devic
     return batches
 
 
+def _check_classifier(model: nn.Module, batches: Batches) -> None:
+    """The model takes the data and the labels index its outputs (a few rows, no random draw)."""
+    x = batches[0][0][:8]
+    try:
+        with torch.inference_mode():
+            classes = model(x).shape[-1]
+    except Exception as err:  # the user's model or data: one line naming both
+        raise UserInputError(f"the model's forward fails on the evaluation data, inputs of shape {tuple(x.shape)}: "
+                             f"{type(err).__name__}: {err}. Pass data of the shape the model takes.") from err
+    labels = torch.cat([y.reshape(-1) for _, y in batches])
+    if labels.min() < 0 or labels.max() >= classes:
+        raise UserInputError(f"the evaluation labels must lie in [0, {classes}) (the model's {classes} outputs); got "
+                             f"labels in [{int(labels.min())}, {int(labels.max())}]. Encode classes as 0..C-1.")
+
+
 def _score_loop(model: nn.Module, batches: Batches) -> tuple[float, float]:
     s = _Score()
     with torch.inference_mode():
@@ -198,6 +213,9 @@ def prepare_drift(model: nn.Module, sigmas, samples: int, drift: str | DriftMode
                   params: ParamFilter, device) -> tuple[list[float], DriftModel, torch.device,
                                                         DriftedCopy, torch.Generator]:
     """Validated σ grid, drift model, device, private drifted copy and seeded generator."""
+    if not isinstance(model, nn.Module):
+        raise UserInputError(f"model must be a torch.nn.Module (a classifier returning N x C logits); got "
+                             f"{type(model).__name__}.")
     drift_model = get_drift(drift)
     grid = _check_grid(sigmas if isinstance(sigmas, Iterable) else [sigmas], samples, drift_model)
     dev = torch.device(device) if device is not None else next(model.parameters()).device
@@ -266,6 +284,7 @@ def evaluate_under_drift(model: nn.Module, data: Dataset | DataLoader,
     """
     grid, drift_model, dev, work, gen = prepare_drift(model, sigmas, samples, drift, seed, params, device)
     batches = _as_batches(data, batch_size, dev)
+    _check_classifier(work.model, batches)
     if _resolve_method(method, dev) == "vmap":
         rows = _run_vmap(work, drift_model, grid, int(samples), gen, batches,
                          _vmap_chunk(vmap_chunk, int(samples), work))
