@@ -146,8 +146,16 @@ def test_unusable_uri(uri):
 def test_unreachable_s3_endpoint_fails_fast(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
     started = time.monotonic()
-    with pytest.raises(UserInputError, match="S3 endpoint must be reachable"):
+    with pytest.raises(UserInputError, match="storage service must be reachable .*AWS_ENDPOINT_URL"):
         check_storage_writable("s3://bucket/run")
+    assert time.monotonic() - started < 4
+
+
+def test_unreachable_gcs_fails_fast_instead_of_hanging(monkeypatch):
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"127.0.0.1:{_closed_port()}")
+    started = time.monotonic()
+    with pytest.raises(UserInputError, match="storage service must be reachable for --storage-path 'gs://bucket/x'"):
+        check_storage_writable("gs://bucket/x")
     assert time.monotonic() - started < 4
 
 

@@ -147,10 +147,24 @@ def check_resources(cpus_per_trial: float, gpus_per_trial: float,
             "or join a larger cluster (--address)." + note)
 
 
+GCS_ENDPOINT = "https://storage.googleapis.com"
+
+
+def _endpoint(uri: str) -> str | None:
+    """The service endpoint a storage URI's client will call, if we can tell."""
+    if uri.startswith("s3://"):
+        return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if uri.startswith("gs://"):
+        emulator = os.environ.get("STORAGE_EMULATOR_HOST")
+        return (emulator if "://" in emulator else f"http://{emulator}") if emulator else GCS_ENDPOINT
+    return None
+
+
 def _endpoint_reachable(uri: str) -> None:
-    """For ``s3://`` with ``AWS_ENDPOINT_URL[_S3]`` set: TCP-check the endpoint first."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    if not uri.startswith("s3://") or not endpoint:
+    """TCP-check the storage service of an ``s3://`` (with ``AWS_ENDPOINT_URL[_S3]``) or ``gs://``
+    URI before its client is used (a client without a route out retries for minutes)."""
+    endpoint = _endpoint(uri)
+    if not endpoint:
         return
     parts = urlsplit(endpoint)
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -158,9 +172,9 @@ def _endpoint_reachable(uri: str) -> None:
         _connect(parts.hostname or "", port, time.monotonic() + CONNECT_TIMEOUT_S)
     except OSError as err:
         raise UserInputError(
-            f"the S3 endpoint must be reachable for --storage-path {uri!r}; nothing answered at "
-            f"AWS_ENDPOINT_URL={endpoint!r} ({err.strerror or err}). Start the server or fix "
-            "AWS_ENDPOINT_URL.") from err
+            f"the storage service must be reachable for --storage-path {uri!r}; nothing answered at "
+            f"{endpoint} within {CONNECT_TIMEOUT_S:g} s ({err.strerror or err}). Check the network route, start the "
+            "server or fix AWS_ENDPOINT_URL / STORAGE_EMULATOR_HOST, or use a local --storage-path.") from err
 
 
 def _probe(path_or_uri: str) -> None:

@@ -175,9 +175,9 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     check_ray_address(address)
     name = cfg.storage.name or time.strftime("search-%Y%m%d-%H%M%S")
     run_dir = join(rundir.storage_root(cfg.storage.storage_path), name)
+    check_storage_writable(run_dir)  # a storage service that does not answer: one line, in seconds
     rundir.refuse_existing(run_dir, name)
     check_user_task(cfg)
-    check_storage_writable(run_dir)
     rundir.save_config(cfg, run_dir)
     remember_run_dir(run_dir)
     with rundir.driver_lock(run_dir):
