@@ -106,7 +106,9 @@ def paired_tests(rows: pd.DataFrame, reference: str) -> pd.DataFrame:
                         "mean": float(own.loc[both, m].mean()), "reference_mean": float(ref.loc[both, m].mean()),
                         "diff": float(diff.mean()) if len(diff) else np.nan, "ci_low": lo, "ci_high": hi,
                         "t_p_value": t_p, "wilcoxon_p_value": w_p, "ci_excludes_zero": bool(lo > 0 or hi < 0)})
-    return _with_holm(pd.DataFrame(out))
+    columns = ["method", "reference", "metric", "n", "mean", "reference_mean", "diff", "ci_low", "ci_high",
+               "t_p_value", "wilcoxon_p_value", "ci_excludes_zero"]
+    return _with_holm(pd.DataFrame(out, columns=columns))
 
 
 def _with_holm(tests: pd.DataFrame) -> pd.DataFrame:
@@ -114,7 +116,8 @@ def _with_holm(tests: pd.DataFrame) -> pd.DataFrame:
     metric (the family of one table column); ``significant``: Holm-adjusted p < 0.05 and the CI
     excludes 0."""
     if tests.empty:
-        return tests.assign(holm_p_value=pd.Series(dtype=float), significant=pd.Series(dtype=bool))
+        return tests.drop(columns="ci_excludes_zero").assign(holm_p_value=pd.Series(dtype=float),
+                                                             significant=pd.Series(dtype=bool))
     tests["holm_p_value"] = tests.groupby("metric").t_p_value.transform(lambda p: holm(p.to_numpy()))
     tests["significant"] = (tests.holm_p_value < 0.05) & tests.pop("ci_excludes_zero")
     return tests

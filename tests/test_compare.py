@@ -98,3 +98,10 @@ def test_tiny_compare_pairs_methods_on_one_split_with_independent_test_draws(ray
     printed = capsys.readouterr().out
     assert "| bayesft | 3 x 1 |" in printed and "| uniform_dropout | 7 x 1 |" in printed
     assert (tmp_path / "compare.md").read_text().startswith("task mnist_mlp")
+
+
+def test_a_comparison_of_the_reference_alone_has_an_empty_typed_test_table():
+    rows = pd.DataFrame({"method": ["erm"] * 2, "trial_id": ["seed0"] * 2, "sigma": [0.0, 1.5],
+                         "accuracy_mean": [0.9, 0.3]})
+    tests = paired_tests(rows, "erm")
+    assert tests.empty and {"method", "metric", "holm_p_value", "significant"} <= set(tests.columns)
