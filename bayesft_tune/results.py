@@ -104,8 +104,16 @@ def _verdict(rows: pd.DataFrame, reference: str) -> str:
     better = sorted(auc[auc.significant & (auc["diff"] < 0)].method)
     worse = sorted(auc[auc.significant & (auc["diff"] > 0)].method)
     ties = sorted(auc[~auc.significant].method)
-    return (f"After Holm's correction, {reference}'s AUC is significantly above {better or 'no method'}, "
+    text = (f"After Holm's correction, {reference}'s AUC is significantly above {better or 'no method'}, "
             f"below {worse or 'no method'}, and tied with {ties or 'no method'} (paired over seeds).")
+    last = [m for m in tests.metric.unique() if m.startswith("acc@")][-1:]
+    if last and not tests.empty:
+        at = tests[tests.metric == last[0]].sort_values("mean", ascending=False).iloc[0]
+        text += (f" At the last level ({last[0][4:]}), the best other method is {at.method} with "
+                 f"{100 * at['mean']:.1f} % against {reference}'s {100 * at.reference_mean:.1f} % (difference "
+                 f"{100 * at['diff']:+.1f} points, 95 % CI [{100 * at.ci_low:+.1f}, {100 * at.ci_high:+.1f}], Holm p = "
+                 f"{at.holm_p_value:.2g}).")
+    return text
 
 
 DOCUMENTS = {"README.md": "", "docs/results.md": "../"}
