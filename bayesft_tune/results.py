@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 KEPT = ("robustness.parquet", "compare_tests.parquet", "tuning.parquet", MANIFEST, "compare.md")
 RUN_TABLES = ("trials.parquet", "selection.parquet")
 SECTION = re.compile(r"<!-- results:(?P<name>[\w.-]+) -->\n.*?<!-- /results:(?P=name) -->", re.S)
+OUTPUT = re.compile(r"<!-- output:(?P<name>[\w.-]+) -->\n.*?<!-- /output:(?P=name) -->", re.S)
+"""An excerpt of a stored run's own output (``results/NAME/output.txt``)."""
 
 
 def collect(out_dir: str, dest: str) -> list[str]:
@@ -120,12 +122,24 @@ DOCUMENTS = {"README.md": "", "docs/results.md": "../"}
 """The documents holding results sections, and the path from each to the repository root."""
 
 
+def excerpt(name: str, root: Path = ROOT) -> str:
+    """The lines of a stored run's output that the README shows: the reference line, the first
+    progress line, then the summary (from ``run directory:`` on)."""
+    lines = (root / "results" / name / "output.txt").read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("[  1/"))
+    summary = next(i for i, line in enumerate(lines) if line.startswith("run directory:"))
+    return "\n".join(["```", *lines[1:first + 1], "...", *lines[summary:], "```"])
+
+
 def render_all(text: str, root: Path = ROOT, figures: bool = True, link: str = "") -> str:
-    """``text`` with every marked results section rendered anew from its data."""
+    """``text`` with every marked results section and output excerpt rendered anew from its data."""
     def one(m: re.Match) -> str:
         body = render(m["name"], root, figures, link)
         return f"<!-- results:{m['name']} -->\n{body}\n<!-- /results:{m['name']} -->"
-    return SECTION.sub(one, text)
+
+    def out(m: re.Match) -> str:
+        return f"<!-- output:{m['name']} -->\n{excerpt(m['name'], root)}\n<!-- /output:{m['name']} -->"
+    return OUTPUT.sub(out, SECTION.sub(one, text))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
