@@ -36,3 +36,16 @@ def test_readme_fits_two_screens_and_its_links_resolve():
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", doc.read_text()):
             assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
+
+
+def test_every_package_module_is_in_a_layer():
+    import pkgutil
+    import tomllib
+
+    import bayesft_tune
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    listed = {m.strip() for c in contracts for layer in c.get("layers", []) for m in layer.split("|")}
+    listed |= {m for c in contracts for m in c.get("source_modules", [])}
+    modules = {f"bayesft_tune.{m.name}" for m in pkgutil.iter_modules(bayesft_tune.__path__)}
+    assert modules <= listed, f"modules in no layer of pyproject.toml: {sorted(modules - listed)}"
