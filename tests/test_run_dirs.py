@@ -88,6 +88,17 @@ def test_lost_or_truncated_tables_are_rebuilt_from_the_trials_results(finished, 
     for col in ("objective_mean", "clean_accuracy", "width_1", "noise_injection", "trial_index"):
         pd.testing.assert_series_equal(got[col], want[col])
     assert len(pd.read_parquet(run / "history.parquet")) == len(history)
+    broken = tmp_path / "broken"
+    shutil.copytree(root / "orig", broken)
+    victim = want.index[0]  # a garbage result.json: the trial keeps the rows it had
+    (broken / f"trial_{victim}" / "result.json").write_text("not json\n")
+    for state in broken.glob("experiment_state-*.json"):  # a killed driver's state: every trial "RUNNING"
+        state.write_text(state.read_text().replace("TERMINATED", "RUNNING"))
+    assert main(["repair", str(broken)]) == 0
+    again = pd.read_parquet(broken / "trials.parquet").set_index("trial_id").sort_index()
+    assert list(again.index) == list(want.index) and (again.status == "completed").all()
+    assert again.loc[victim, "objective_mean"] == want.loc[victim, "objective_mean"]
+    assert len(pd.read_parquet(broken / "history.parquet")) == len(history)
     (run / "trials.parquet").unlink()
     resumed = resume_search(str(run))  # a resume rebuilds first: every finished trial, once
     assert len(resumed.trials) == 3 and resumed.trials.trial_id.is_unique

@@ -62,13 +62,18 @@ def tune_statuses(run_dir: str) -> dict[str, str]:
 
 
 def _status(recorder: _Recorder, last: dict, tune_status: str | None, error: str | None) -> str:
+    """A trial's status from its own last result first: one that reported its last epoch with the
+    objective is completed, whatever a killed driver's stale experiment state still says."""
+    epochs = int(last.get("epoch", 0))
+    finished = epochs >= recorder.epochs and isinstance(last.get(recorder.metric), (int, float))
+    if finished and not error:
+        return "completed"
     if error or tune_status == "ERROR":
         return "failed"
     if tune_status in ("PENDING", "RUNNING", "PAUSED"):
         return tune_status.lower()
-    epochs = int(last.get("epoch", 0))
     if epochs >= recorder.epochs:
-        return "completed" if isinstance(last.get(recorder.metric), (int, float)) else "failed"
+        return "failed"  # the last epoch came without a finite objective
     return "stopped_early" if tune_status == "TERMINATED" else "running"
 
 

@@ -99,10 +99,23 @@ def repair_run(run_dir: str) -> tuple[int, int]:
     run_dir = rundir.storage_root(run_dir)
     cfg = rundir.load_config(run_dir)
     recorder = make_recorder(cfg, search_spec(cfg), run_dir)
-    if not rebuild_from_results(recorder):
+    _keep_readable_rows(recorder)  # a trial whose result.json is unreadable keeps the rows it had
+    if not rebuild_from_results(recorder) and not recorder.trials:
         raise UserInputError(f"{run_dir} holds no trial results (trial_*/result.json) to rebuild from.")
     recorder.write()
     return len(recorder.trials), len(recorder.history)
+
+
+def _keep_readable_rows(recorder) -> None:
+    """Start ``recorder`` from the run's tables as they are, where they read."""
+    for table, rows, key in (("trials", recorder.trials, lambda r: r["trial_id"]),
+                             ("history", recorder.history, lambda r: (r["trial_id"], int(r["epoch"])))):
+        try:
+            frame = read_table(recorder.run_dir, table)
+        except (OSError, ValueError, UserInputError):
+            continue
+        for row in frame.astype(object).where(frame.notna(), None).to_dict("records"):
+            rows[key(row)] = row
 
 
 def _completed(run_dir: str, grid) -> pd.DataFrame:
