@@ -16,6 +16,7 @@ import numpy as np
 from torch import nn
 
 from bayesft_tune.dropout import add_dropout
+from bayesft_tune.errors import UserInputError
 from bayesft_tune.methods import MethodConfig, get_method
 from bayesft_tune.objective import Objective
 from bayesft_tune.seeds import stream_seed
@@ -57,7 +58,7 @@ TUNED: dict[str, Knob] = {
     "noise_injection_tuned": Knob("noise_injection", "noise_sigma", 0.05, 1.2),
     "hwa_tuned": Knob("noise_injection", "noise_sigma", 0.1, 3.0, device=True),
     "awp_tuned": Knob("awp", "awp_gamma", 1e-3, 0.1, "log"),
-    "ftna_tuned": Knob("ftna", "ftna_distance", 1, 9, "int"),
+    "ftna_tuned": Knob("ftna", "ftna_distance", 1, 6, "int"),  # 10 codewords of 15 bits: distance <= 6 exists
     "reram_v_tuned": Knob("reram_v", "reram_sigma", 0.2, 1.2),
 }
 """``compare`` method name -> the knob its random search tunes."""
@@ -84,8 +85,14 @@ def tune_method(name: str, task, splits, cfg: MethodConfig, seed: int, objective
         cfg = dataclasses.replace(cfg, noise_drift=drift, noise_level=objective.target_sigma)
     best = None
     for value in knob.draw(np.random.default_rng(stream_seed(seed, "tune")), trainings):
-        model = _fit(knob, value, task, splits, cfg, seed, device)
+        try:
+            model = _fit(knob, value, task, splits, cfg, seed, device)
+        except UserInputError:  # a knob value the method cannot use (e.g. no such codebook): a lost candidate
+            continue
         score = drift_metrics(model, splits.val, objective, drift, stream_seed(seed, "select"))[objective.name]
         if best is None or objective.better(score, best[2]):
             best = (model, value, score)
+    if best is None:
+        raise UserInputError(f"{name}: none of the {trainings} candidate values of {knob.field} could be trained; "
+                             f"narrow its range in trainables/tuning.py.")
     return best
