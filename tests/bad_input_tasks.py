@@ -81,6 +81,8 @@ USER_TASK = [
     U("compare", "--methods", "erm", "--noise-sigma", "inf", match="--noise-sigma must be"),
     U("compare", "--methods", "erm", "--sigmas", "0,nan,1.5", match="finite"),
     U("compare", "--methods", "erm", "--out", "{w}/afile", match="--out must be a directory"),
+    *[U("search", "--task", t, match="needs a data directory; pass --data-dir DIR") for t in
+      ("pennfudan_maskrcnn", "cifar10_vgg11", "gtsrb_stn")],
     U("search", "--width-ratio-bounds", "0,8", match="width_ratio_bounds must be .*0 < low < high"),
     U("search", "--width-ratio-bounds=-1,2", match="width_ratio_bounds must be"),
 ]

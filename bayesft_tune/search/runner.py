@@ -84,10 +84,14 @@ def job_code(cfg: SearchConfig, run_dir: str) -> tuple[dict[str, str], list[str]
 
 
 def check_user_task(cfg: SearchConfig) -> None:
-    """A task of the user's (not built in) is loaded and checked against its data before
-    Ray starts (:func:`~bayesft_tune.tasks.checks.check_task`)."""
+    """Before Ray starts: a task of the user's is loaded and checked against its data
+    (:func:`~bayesft_tune.tasks.checks.check_task`); a built-in task whose dataset needs files
+    and got no ``--data-dir`` fails here, at once, with its loader's message."""
+    spec = search_spec(cfg)
     if cfg.train.task not in TASKS.names():
-        check_task(search_spec(cfg))
+        check_task(spec)
+    elif cfg.train.data_dir is None and spec.get_task().data not in ("mnist_embedded",):
+        spec.splits()
 
 
 def repair_run(run_dir: str) -> tuple[int, int]:
