@@ -155,3 +155,12 @@ def test_a_task_package_reaches_the_second_node_of_a_cluster(tmp_path):
         assert (trials.status == "completed").sum() == 2
     finally:
         cluster.stop()
+
+
+def test_a_checkpoint_of_a_task_whose_module_is_gone_names_it():
+    from bayesft_tune.tasks.checkpoint import model_from_state
+
+    for ref, match in (("/nowhere/gone_task.py:TASK", "task file '/nowhere/gone_task.py' does not exist"),
+                       ("gone_package.tasks:TASK", "task module 'gone_package.tasks' is not importable here")):
+        with pytest.raises(bft.UserInputError, match=match):
+            model_from_state({"task": ref, "knobs": {"dropout": [0.1, 0.1]}, "trainer": {"model": {}}})
