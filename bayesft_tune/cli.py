@@ -91,9 +91,9 @@ def _searcher_flags(a) -> None:
     a("--scheduler", choices=["fifo", "asha"], help="fifo (default) or ASHA early stopping on the objective")
     a("--eval-every", type=int, metavar="N", help="MC objective and checkpoint every N epochs (default: last "
       "epoch and ASHA rungs only)")
-    a("--mode", choices=["scratch", "warm_start"], help="scratch (default): every trial from a fresh "
-      "initialisation; warm_start: Algorithm 1, each trial starts from the best finished trial's weights "
-      "(spaces without architecture knobs)")
+    a("--mode", choices=["scratch", "warm_start", "alternating"], help="scratch (default): every trial from a "
+      "fresh initialisation; warm_start: each trial starts from the best finished trial's weights; alternating: "
+      "the paper's Algorithm 1 as written (--space dropout): one network, θ and α in turn")
 
 
 def _run_flags(a) -> None:

@@ -37,3 +37,21 @@ def test_u_depends_on_the_rates_and_repeats_with_its_seed():
     high = drifted_loss_with_dropout(add_dropout(net, [0.7, 0.7]), val, "lognormal", 0.5, 3, 7)
     assert low == drifted_loss_with_dropout(add_dropout(net, [0.0, 0.0]), val, "lognormal", 0.5, 3, 7)
     assert low != high
+
+
+def test_search_mode_alternating_leaves_a_run_directory_like_any_search(tmp_path, capsys):
+    import pandas as pd
+
+    from bayesft_tune.cli import main
+
+    argv = ["search", "--mode", "alternating", "--space", "dropout", "--trials", "3", "--epochs", "1", "--samples", "2",
+            "--robustness-samples", "2", "--robustness-sigmas", "0,0.9", "--storage-path", str(tmp_path), "--name", "alg1"]
+    assert main(argv) == 0
+    assert "returned network: trial round0" in capsys.readouterr().out
+    run = tmp_path / "alg1"
+    trials = pd.read_parquet(run / "trials.parquet")
+    assert list(trials.trial_id) == ["round000", "round001", "round002"] and list(trials.epochs) == [1, 2, 3]
+    assert set(pd.read_parquet(run / "robustness.parquet").method) == {"bayesft", "erm"}
+    assert pd.read_parquet(run / "selection.parquet").chosen.sum() == 1
+    assert main(["search", "--mode", "alternating", "--storage-path", str(tmp_path), "--name", "x"]) == 2
+    assert "'alternating' only with --space dropout" in capsys.readouterr().err

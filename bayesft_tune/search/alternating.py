@@ -35,17 +35,20 @@ __all__ = ["AlternatingResult", "alternating_rows", "drifted_loss_with_dropout",
 
 @dataclass(frozen=True)
 class AlternatingResult:
-    """The network, its chosen rates, and one row per round (α proposed, u at proposal time)."""
+    """The network, its chosen rates, one row per round (α proposed, u at proposal time) and
+    ``final``: ``(u, SEM)`` of every α tried, re-scored at the final θ (round order)."""
 
     model: nn.Module
     rates: tuple[float, ...]
     rounds: pd.DataFrame
+    final: tuple[tuple[float, float], ...] = ()
 
 
 def drifted_loss_with_dropout(model: nn.Module, data: TensorDataset, drift: str, level: float, samples: int,
-                              seed: int) -> float:
+                              seed: int, with_sem: bool = False) -> float | tuple[float, float]:
     """``u``: mean cross-entropy over ``samples`` drift draws with the network's dropouts active
-    (drift draws and dropout masks seeded by ``seed``: the same for every α scored with it)."""
+    (drift draws and dropout masks seeded by ``seed``: the same for every α scored with it);
+    ``with_sem``: ``(mean, its standard error over the draws)``."""
     x, y = data.tensors
     gen, drift_model = torch.Generator().manual_seed(seed), get_drift(drift)
     losses = []
@@ -57,7 +60,9 @@ def drifted_loss_with_dropout(model: nn.Module, data: TensorDataset, drift: str,
                 m.train()
         with torch.no_grad():
             losses.append(float(F.cross_entropy(noisy(x), y)))
-    return float(np.mean(losses))
+    mean = float(np.mean(losses))
+    return (mean, float(np.std(losses, ddof=1) / np.sqrt(len(losses))) if len(losses) > 1 else 0.0) \
+        if with_sem else mean
 
 
 def run_alternating(build, train: TensorDataset, val: TensorDataset, *, slots: list[str], bounds: tuple[float, float],
@@ -79,18 +84,29 @@ def run_alternating(build, train: TensorDataset, val: TensorDataset, *, slots: l
         for _ in range(epochs_per_round):
             trainer.epoch()
         tried.append(rates)
-        scores = [_u(model, rates_i, val, drift, level, samples, seed + 1) for rates_i in tried]
-        log.append({"round": r, **dict(zip(names, rates)), "u_now": scores[-1], "epochs": trainer.epochs_done})
+        scored = [_u(model, rates_i, val, drift, level, samples, seed + 1) for rates_i in tried]
+        scores = [mean for mean, _ in scored]
+        log.append({"round": r, **dict(zip(names, rates)), "u_now": scores[-1], "u_sem": scored[-1][1],
+                    "clean_accuracy": _clean_accuracy(model, val), "epochs": trainer.epochs_done})
         if r + 1 < rounds:
             rates = _propose(names, bounds, tried, scores, seed + r)
     best = tried[int(np.argmin(scores))]
     add_dropout(model, list(best), inplace=True)
-    return AlternatingResult(model.eval(), best, pd.DataFrame(log))
+    return AlternatingResult(model.eval(), best, pd.DataFrame(log), tuple(scored))
 
 
-def _u(model: nn.Module, rates, val, drift, level, samples, seed) -> float:
+def _u(model: nn.Module, rates, val, drift, level, samples, seed) -> tuple[float, float]:
     add_dropout(model, list(rates), inplace=True)
-    return drifted_loss_with_dropout(model, val, drift, level, samples, seed)
+    return drifted_loss_with_dropout(model, val, drift, level, samples, seed, with_sem=True)
+
+
+def _clean_accuracy(model: nn.Module, val: TensorDataset) -> float:
+    x, y = val.tensors
+    was = model.training
+    with torch.no_grad():
+        correct = float((model.eval()(x).argmax(1) == y).float().mean())
+    model.train(was)
+    return correct
 
 
 def _propose(names: list[str], bounds, tried, scores, seed: int) -> tuple[float, ...]:

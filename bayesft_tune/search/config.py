@@ -261,6 +261,8 @@ def _joint_rules(cfg: SearchConfig) -> list[Rule]:
         (not (cfg.warm_start.mode == "warm_start" and arch), "mode",
          f"'scratch' when the space changes the architecture ({arch}): weights of one "
          "architecture cannot warm-start another"),
+        (not (cfg.warm_start.mode == "alternating" and space != PAPER_SPACE), "mode",
+         "'alternating' only with --space dropout (Algorithm 1 searches the dropout rates alone)"),
         (not (cfg.train.training == "drifted" and knobs and "noise" in space), "training",
          "left unset when the space searches 'noise' (σ_train is then a searched knob)"),
         (not (cfg.pareto.multi_objective and cfg.resolved_objective_name() != "drifted_loss"), "multi_objective",

@@ -12,7 +12,6 @@ import functools
 import math
 import posixpath
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import pandas as pd
@@ -21,10 +20,12 @@ from ray import tune
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.search import rundir
 from bayesft_tune.search._ax import one_blas_thread
+from bayesft_tune.search.alternating_search import run_alternating_search
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.driver_jobs import (Prepared, ahead_job, candidates, final_tables, in_thread, min_clean,
                                              ranked_trials, runs_in_driver, start_reference, write_pareto)
 from bayesft_tune.search.interrupt import raise_if_interrupted, remember_run_dir
+from bayesft_tune.search.outcome import SearchOutcome
 from bayesft_tune.search.preflight import check_ray_address, check_resources, check_storage_writable
 from bayesft_tune.search.recorder import RUN_DIR_ENV
 from bayesft_tune.search.repair import rebuild_from_results
@@ -41,39 +42,6 @@ from bayesft_tune.tasks.final_parts import UnitCache
 from bayesft_tune.tasks.spec import TrialSpec
 
 __all__ = ["SearchOutcome", "eval_epochs", "job_code", "ranked_trials", "repair_run", "resume_search", "run_search"]
-
-
-@dataclass(frozen=True)
-class SearchOutcome:
-    """What a finished search leaves.
-
-    Attributes:
-        run_dir: local path or URI holding the tables.
-        best: the returned trial's row of ``trials`` (None if none completed).
-        trials, robustness, selection: the tables as written.
-        reference_clean_accuracy: the ERM reference's clean validation accuracy (or NaN).
-        wall_time_s: seconds from start to tables written.
-        searcher_seconds: GP total: time the Ax searcher spent generating points (in the
-            driver; generation ahead overlaps running trials).
-        searcher_blocking_seconds: GP blocking a slot: the part of ``searcher_seconds`` spent
-            in Tune's thread while a free slot waited.
-        pareto: the observed Pareto front (``multi_objective`` searches; else None).
-        final_units: ``(taken, scored)``: the final job's scoring units taken from those scored
-            ahead while the last trials ran, and those it scored after them ((0, 0) when
-            nothing was scored ahead: trials one at a time, or the final job not in this process).
-    """
-
-    run_dir: str
-    best: dict | None
-    trials: pd.DataFrame
-    robustness: pd.DataFrame
-    selection: pd.DataFrame
-    reference_clean_accuracy: float
-    wall_time_s: float
-    searcher_seconds: float
-    pareto: pd.DataFrame | None = None
-    searcher_blocking_seconds: float = math.nan
-    final_units: tuple[int, int] = (0, 0)
 
 
 def job_code(cfg: SearchConfig, run_dir: str) -> tuple[dict[str, str], list[str]]:
@@ -198,6 +166,8 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     rundir.save_config(cfg, run_dir)
     remember_run_dir(run_dir)
     with rundir.driver_lock(run_dir):
+        if cfg.warm_start.mode == "alternating":  # Algorithm 1: one network in this process, no trials
+            return run_alternating_search(cfg, run_dir)
         ref = start_reference(cfg, search_spec(cfg), run_dir)  # on a local CPU search, alongside Ray's start
         with ray_session(address, *job_code(cfg, run_dir)):
             outcome = _run(cfg, run_dir, lambda spec, floor, splits: make_tuner(cfg, spec, name, run_dir, floor,

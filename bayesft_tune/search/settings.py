@@ -22,7 +22,7 @@ ObjectiveName = Literal["drifted_loss", "grid_accuracy"]
 TrainingLoss = Literal["clean", "drifted"]
 SearchMethod = Literal["bo", "random"]
 SchedulerName = Literal["fifo", "asha"]
-TrialStart = Literal["scratch", "warm_start"]
+TrialStart = Literal["scratch", "warm_start", "alternating"]
 
 
 def is_int(v: Any) -> bool:
@@ -187,13 +187,15 @@ class SearcherConfig:
 
 @dataclass(frozen=True)
 class WarmStartConfig:
-    """``mode``: ``scratch`` (every trial from a fresh initialisation) or ``warm_start`` (the
-    paper's Algorithm 1: a trial starts from the best finished trial's weights)."""
+    """``mode``: ``scratch`` (every trial from a fresh initialisation), ``warm_start`` (a trial
+    starts from the best finished trial's weights) or ``alternating`` (the paper's Algorithm 1 as
+    written: one network, θ and α in turn; ``search/alternating_search.py``)."""
 
     mode: TrialStart = "scratch"
 
     def rules(self) -> list[Rule]:
-        return [(self.mode in ("scratch", "warm_start"), "mode", "'scratch' or 'warm_start'")]
+        return [(self.mode in ("scratch", "warm_start", "alternating"), "mode",
+                 "'scratch', 'warm_start' or 'alternating'")]
 
 
 @dataclass(frozen=True)
