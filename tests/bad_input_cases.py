@@ -155,7 +155,7 @@ SEARCH_YAML = [
     Y("task: imagenet\n", "valid tasks are"),
     Y("scheduler: pbt\n", "scheduler must be 'fifo' or 'asha'"),
     Y("method: grid\n", "method must be 'bo' or 'random'"),
-    Y("mode: nope\n", "mode must be 'scratch' or 'warm_start'"),
+    Y("mode: nope\n", "mode must be 'scratch', 'warm_start' or 'alternating'"),
     Y("noise_injection_bounds: [1.0, 0.5]\n", "noise_injection_bounds must be"),
     Y("cpus_per_trial: 0\n", "cpus_per_trial must be a number > 0"),
     Y("storage_path: \"\"\n", "storage_path must be a directory or URI"),
