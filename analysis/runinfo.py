@@ -9,11 +9,11 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from bayesft_tune.errors import UserInputError
+from bayesft_tune.run_layout import CONFIG_FILE
 from bayesft_tune.storage import resolve
 
 __all__ = ["CONFIG_FILE", "read_search_config", "search_bounds", "search_total"]
 
-CONFIG_FILE = "search_config.json"
 """Settings a search saves in its run directory (``bayesft_tune.search.runner.STATE_FILE``)."""
 
 

@@ -16,6 +16,7 @@ import torch
 from ray import tune
 
 from bayesft_tune.data import Splits
+from bayesft_tune.run_layout import RUN_DIR_ENV
 from bayesft_tune.storage import join
 from bayesft_tune.storage import resolve as resolve_uri
 from bayesft_tune.tasks.checkpoint import load_state, save_state
@@ -32,9 +33,6 @@ __all__ = ["EARLIER_EPOCHS", "WARM_START_CHECKPOINT", "WARM_START_FROM", "EpochB
 WARM_START_CHECKPOINT = "warm_start_checkpoint"
 """Config key: the checkpoint a warm-started trial loads its weights from, relative to the run
 directory (``trial_<id>/checkpoint_<n>``): the directory may move before a resume."""
-RUN_DIR_ENV = "BAYESFT_RUN_DIR"
-"""Where the run directory lives now; the search sets it for every worker of its Ray job
-(a restored Tune experiment still carries the paths it had when it started)."""
 WARM_START_FROM = "warm_start_from"
 """Config key: the trial id that checkpoint belongs to."""
 EARLIER_EPOCHS = "earlier_epochs"

@@ -18,17 +18,12 @@ from typing import Any, Iterable
 import pyarrow.fs as pafs
 
 from bayesft_tune.errors import UserInputError
+from bayesft_tune.run_layout import RUN_FILES, RUN_TABLES
 from bayesft_tune.storage import resolve
 
 __all__ = ["RUN_FILES", "RUN_TABLES", "check_checkpoint_matches", "check_device", "check_output_path", "check_sigmas",
            "enclosing_run", "load_checkpoint", "run_files"]
 
-RUN_TABLES = ("trials.parquet", "history.parquet")
-"""Tables of a search run that no other output may overwrite."""
-RUN_MARKER = "search_config.json"
-RUN_FILES = (RUN_MARKER, *RUN_TABLES, "robustness.parquet", "selection.parquet", "reference.pt", "tuner.pkl")
-"""A search's own files: a directory holding any of them (or Tune's ``experiment_state-*``,
-the searcher's ``searcher-state-*``, a ``trial_*`` directory) is a run."""
 _RUN_PREFIXES = ("experiment_state-", "searcher-state-", "trial_")
 
 

@@ -26,7 +26,8 @@ from bayesft_tune.search.searcher import TRIAL_INDEX_KEY
 from bayesft_tune.storage import read_table, write_table
 from bayesft_tune.search.repair import rebuild_from_results
 from bayesft_tune.tasks.spec import SPEC_KEY
-from trainables._common import EARLIER_EPOCHS, RUN_DIR_ENV
+from bayesft_tune.run_layout import RUN_DIR_ENV
+from trainables._common import EARLIER_EPOCHS
 
 __all__ = ["RUN_DIR_ENV", "ParquetRecorder"]
 

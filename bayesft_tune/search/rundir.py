@@ -20,6 +20,7 @@ import pyarrow.fs as pafs
 import torch
 
 from bayesft_tune.errors import UserInputError
+from bayesft_tune.run_layout import CONFIG_FILE, LOCK_FILE, REFERENCE_FILE
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.input_checks import run_files
 from bayesft_tune.storage import join, resolve
@@ -28,10 +29,6 @@ from bayesft_tune.tasks.final import Reference
 __all__ = ["CONFIG_FILE", "LOCK_FILE", "REFERENCE_FILE", "driver_lock", "is_run_dir", "load_config", "load_reference", "refuse_existing",
            "save_config", "save_reference", "searcher_seconds", "searcher_times", "storage_root"]
 
-CONFIG_FILE = "search_config.json"
-REFERENCE_FILE = "reference.pt"
-LOCK_FILE = "driver.lock"
-"""Held by the one driver running the search (host, PID, start time); removed when it ends."""
 
 
 def storage_root(path: str) -> str:

@@ -27,7 +27,7 @@ from bayesft_tune.search.driver_jobs import (Prepared, ahead_job, candidates, fi
 from bayesft_tune.search.interrupt import raise_if_interrupted, remember_run_dir
 from bayesft_tune.search.outcome import SearchOutcome
 from bayesft_tune.search.preflight import check_ray_address, check_resources, check_storage_writable
-from bayesft_tune.search.recorder import RUN_DIR_ENV
+from bayesft_tune.run_layout import RUN_DIR_ENV
 from bayesft_tune.search.repair import rebuild_from_results
 from bayesft_tune.search.session import ray_session
 from bayesft_tune.search.tail import scoring_ahead

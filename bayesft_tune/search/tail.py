@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from ray.tune import Callback
 
-from bayesft_tune.search.recorder import RUN_DIR_ENV
+from bayesft_tune.run_layout import RUN_DIR_ENV
 from bayesft_tune.tasks.checkpoint import load_state
 from bayesft_tune.tasks.final import Candidate, FinalJob, score_ahead
 from bayesft_tune.tasks.final_parts import UnitCache

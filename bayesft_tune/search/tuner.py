@@ -20,7 +20,8 @@ from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.driver_jobs import ranked_trials
 from bayesft_tune.search.extensions import BestCheckpointBoard, search_parts
-from bayesft_tune.search.recorder import RUN_DIR_ENV, ParquetRecorder
+from bayesft_tune.run_layout import RUN_DIR_ENV
+from bayesft_tune.search.recorder import ParquetRecorder
 from bayesft_tune.search.searcher import AxSearcher
 from bayesft_tune.search.session import scoped_environ
 from bayesft_tune.search.tail import TailScorer
