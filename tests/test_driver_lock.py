@@ -29,7 +29,8 @@ def test_a_lock_of_a_dead_driver_is_taken_over(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (tmp_path / LOCK_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout), "started": 0}))
     with driver_lock(str(tmp_path)):
-        pass
+        assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] != int(dead.stdout)  # the lock is now ours
+    assert not (tmp_path / LOCK_FILE).exists()
 
 
 def test_a_lock_from_another_host_is_respected(tmp_path):
