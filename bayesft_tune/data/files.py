@@ -109,11 +109,6 @@ class DataFile:
     def __call__(self, seed: int) -> Splits:
         return read_image_folder(self.path, seed) if os.path.isdir(self.path) else read_npz(self.path, seed)
 
-    def describe(self) -> tuple[tuple[int, ...], int]:
-        """``(input shape, classes)`` of the data, as its :class:`Splits` give them."""
-        splits = self(0)
-        return splits.input_shape, splits.num_classes
-
     @property
     def stem(self) -> str:
         """The file or directory name without its suffix (a task name)."""

@@ -37,7 +37,7 @@ from torch import nn
 from bayesft_tune.data.files import DataFile
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.models import MODELS
-from bayesft_tune.tasks.task import SMOKE_ENV, TASKS, Task
+from bayesft_tune.tasks.task import SMOKE_ENV, TASKS, Task, cached_data
 
 __all__ = ["TASK_MODULES_ENV", "AdaptedModel", "data_reference", "data_task", "get_task", "load_file",
            "modules_to_ship", "reference_for", "register_task", "shipped_task"]
@@ -282,7 +282,8 @@ def data_task(path: str, model: str) -> Task:
         return Task(name=data.stem, model=builder, data=data, description=f"{model} on {path}")
     if model not in MODELS.names():
         MODELS.get(model)  # the registry's error lists the names
-    shape, classes = data.describe()
+    probe = cached_data(data, None, False, 0)  # the shape and classes; the split of seed 0 stays cached
+    shape, classes = probe.input_shape, probe.num_classes
     like = next((t for t in TASKS.values() if t.model == model), None)
     budget = {k: getattr(like, k) for k in ("epochs", "batch_size", "lr", "widths_kwarg", "base_widths",
                                             "arch_knobs")} if like else {}
