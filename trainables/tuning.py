@@ -56,7 +56,7 @@ class Knob:
 TUNED: dict[str, Knob] = {
     "uniform_dropout_tuned": Knob("uniform_dropout", "rate", 0.0, 0.8),
     "noise_injection_tuned": Knob("noise_injection", "noise_sigma", 0.05, 1.2),
-    "hwa_tuned": Knob("noise_injection", "noise_sigma", 0.1, 3.0, device=True),
+    "hwa_tuned": Knob("noise_injection", "noise_sigma", 0.1, 10.0, "log", device=True),  # log: [0.1, 3] had PCM picks at 2.3-2.95
     "awp_tuned": Knob("awp", "awp_gamma", 1e-3, 0.1, "log"),
     "ftna_tuned": Knob("ftna", "ftna_distance", 1, 6, "int"),  # 10 codewords of 15 bits: distance <= 6 exists
     "reram_v_tuned": Knob("reram_v", "reram_sigma", 0.2, 1.2),
