@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from scipy import stats
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.schema import (SCHEMA_VERSION, TABLES, VERSION_KEY, conform,
+from bayesft_tune.schema import (SCHEMA_VERSION, TABLES, VERSION_KEY, check_key_columns, conform,
                                  slot_columns)
 from bayesft_tune.storage import read_table, resolve
 
@@ -93,6 +93,7 @@ def _read(run_dir: str, table: str, required: bool) -> pd.DataFrame:
         raise UserInputError(
             f"{path} must be a readable Parquet file; reading it failed ({exc}). The file is "
             "corrupt or truncated: re-run the search or restore the file.") from exc
+    check_key_columns(frame, table, path)
     return _conform_known(frame, table)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import sys
 import time
@@ -96,9 +97,12 @@ class AblationConfig:
     def __post_init__(self) -> None:
         rules = [(self.seeds >= 1, "seeds", ">= 1 (an integer)"), (self.epochs >= 1, "epochs", ">= 1 (an integer)"),
                  (self.samples >= 2, "samples", ">= 2 (an integer; an SEM needs 2)"),
-                 (bool(self.sigmas) and min(self.sigmas) >= 0, "sigmas", "σ values >= 0"),
+                 (bool(self.sigmas) and all(math.isfinite(x) and x >= 0 for x in self.sigmas), "sigmas",
+                  "finite σ values >= 0"),
                  (bool(self.rates) and all(0 <= r < 1 for r in self.rates), "rates", "rates in [0, 1)"),
-                 (0 < self.alpha < 1, "alpha", "in (0, 1)")]
+                 (0 < self.alpha < 1, "alpha", "in (0, 1)"),
+                 (set(self.only) != {"reference"}, "only", "naming a variant besides the reference (it always runs)"),
+                 (self.out is None or not os.path.isfile(self.out), "out", "a directory (new or existing), not a file")]
         for ok, flag, rule in rules:
             if not ok:
                 raise UserInputError(f"ablation needs --{flag} {rule}; got {getattr(self, flag)!r}. Fix --{flag}.")

@@ -28,13 +28,16 @@ from bayesft_tune.errors import UserInputError
 
 __all__ = ["ABLATION", "ABLATION_TESTS", "COMPARE_TESTS", "HISTORY", "PARETO", "ROBUSTNESS", "SCHEMA_VERSION",
            "SELECTION", "SLOT_PREFIX", "STATUSES", "TABLES", "TRIALS", "TUNING", "VERSION_KEY", "WIDTH_PREFIX",
-           "conform", "slot_columns", "width_columns"]
+           "KEY_COLUMNS", "check_key_columns", "conform", "slot_columns", "width_columns"]
 
 SCHEMA_VERSION = 3
 VERSION_KEY = "bayesft_tune.schema_version"
 SLOT_PREFIX = "dropout_"
 WIDTH_PREFIX = "width_"
 STATUSES = ("completed", "failed", "stopped_early", "running", "pending")
+KEY_COLUMNS = {"trials": ("trial_id", "status"), "history": ("trial_id", "epoch"),
+               "robustness": ("method", "sigma"), "selection": ("trial_id", "chosen")}
+"""Columns every schema version of a run table has: a file without them is not that table."""
 """Final status of a trial in ``trials.parquet``."""
 
 # column -> pandas dtype ("string" and nullable "Int64" keep missing values typed)
@@ -197,7 +200,8 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     are kept (float64) after the fixed columns.
 
     Raises:
-        UserInputError: unknown table, or columns the schema does not define.
+        UserInputError: unknown table, columns the schema does not define, or a column
+            whose values do not convert to its type.
     """
     if table not in TABLES:
         raise UserInputError(f"unknown table {table!r}; tables are {sorted(TABLES)}.")
@@ -210,4 +214,24 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
         raise UserInputError(f"columns {extra} are not in the {table} schema "
                              f"(version {SCHEMA_VERSION}); add them to bayesft_tune/schema.py.")
     out = frame.reindex(columns=list(spec))
-    return out.astype(spec)
+    for column, dtype in spec.items():
+        try:
+            out[column] = out[column].astype(dtype)
+        except (ValueError, TypeError) as err:
+            raise UserInputError(f"column {column!r} of a {table} table must hold {dtype} values; got "
+                                 f"{out[column].head(3).tolist()} ({err}). Restore the file, or rebuild a run's "
+                                 "tables with `bayesft-tune repair RUN`.") from err
+    return out
+
+
+def check_key_columns(frame: pd.DataFrame, table: str, where: str) -> None:
+    """Refuse a ``table`` frame without the columns every schema version has (:data:`KEY_COLUMNS`).
+
+    Raises:
+        UserInputError: naming ``where`` (the file), the missing columns and the fix.
+    """
+    missing = [c for c in KEY_COLUMNS.get(table, ()) if c not in frame.columns]
+    if missing:
+        raise UserInputError(f"{where} is not a {table} table: it lacks the columns {missing} (it has "
+                             f"{list(frame.columns)[:8]}). Pass a run directory a search wrote, or rebuild "
+                             "its tables with `bayesft-tune repair RUN`.")

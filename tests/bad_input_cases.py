@@ -123,6 +123,9 @@ SEARCH_RESUME = [
     U("search", "--resume", "{w}/nonexistent", match="not a search run directory"),
     U("search", "--resume", "{w}/empty", match="not a search run directory"),
     U("search", "--resume", "{w}/badrun", match="search_config.json"),
+    U("search", "--resume", "{w}/badref", match="badref/reference.pt is not a saved ERM reference.*Delete it"),
+    U("search", "--resume", "{w}/cutref", match="cutref/reference.pt is not a saved ERM reference"),
+    U("search", "--resume", "{w}/oddref", match="oddref/reference.pt is not a saved ERM reference.*KeyError"),
     U("search", "--resume", "{w}/oddrun", match="unknown search settings \\['trails'\\]"),
 ]
 
@@ -222,6 +225,9 @@ REPORT = [
     U("report", "{w}/run", "--out", "{w}/afile", match="--out must be a directory.*is an existing file"),
     U("report", "{w}/run", match="trials.parquet"),
     U("report", "s3x://bucket/run", match="storage URI must"),
+    U("report", "{w}/wrongrun", match=r"wrongrun/trials.parquet is not a trials table.*\['trial_id', 'status'\]"),
+    U("report", "{w}/texttrials", match="column 'epochs' of a trials table must hold Int64"),
+    U("report", "{w}/wrongrun", "--no-decision-boundaries", match="wrongrun/trials.parquet is not a trials table"),
 ]
 
 COMPARE = [
@@ -255,6 +261,14 @@ ABLATION = [
     U("ablation", "--rates", "1.5", match="--rates"),
     U("ablation", "--sigmas", "a", match="--sigmas"),
     U("ablation", "--alpha", "2", match="--alpha"),
+    U("ablation", "--sigmas", "nan", match="--sigmas finite σ values >= 0; got \\(nan,\\)"),
+    U("ablation", "--sigmas", "0,0.6,inf", match="--sigmas finite σ values >= 0"),
+    U("ablation", "--sigmas", "0,nan,1", match="--sigmas finite σ values >= 0"),
+    U("ablation", "--rates", "0.1,nan", match="--rates"),
+    U("ablation", "--alpha", "nan", match="--alpha"),
+    U("ablation", "--only", "reference", match="--only naming a variant besides the reference"),
+    U("ablation", "--only", "reference,", match="--only naming a variant besides the reference"),
+    U("ablation", "--out", "{w}/afile", match="--out a directory \\(new or existing\\), not a file"),
 ]
 
 GLOBAL = [

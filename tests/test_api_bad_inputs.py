@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 import bayesft_tune as bft
+from analysis import load_run
 from bayesft_tune import UserInputError
 from bayesft_tune.search.config import SearchConfig
 
@@ -59,5 +60,43 @@ def test_api_bad_input_is_one_user_input_error(name):
         call()
 
 
+def _table_run(root, **tables: pd.DataFrame) -> str:
+    root.mkdir()
+    for name, frame in tables.items():
+        frame.to_parquet(root / f"{name}.parquet")
+    return str(root)
+
+
+WRONG_TABLES = {  # a run directory's tables that bayesft-tune did not write
+    "trials without its key columns": ({"trials": pd.DataFrame({"a": [1], "b": [2]})},
+                                       r"trials.parquet is not a trials table: it lacks the columns "
+                                       r"\['trial_id', 'status'\]"),
+    "trials with text in a float column": ({"trials": pd.DataFrame({"trial_id": ["t1"], "status": ["completed"],
+                                                                    "objective_mean": ["abc"]})},
+                                           "column 'objective_mean' of a trials table must hold float64"),
+    "history without epochs": ({"trials": pd.DataFrame({"trial_id": ["t1"], "status": ["completed"]}),
+                                "history": pd.DataFrame({"trial_id": ["t1"]})},
+                               r"history.parquet is not a history table: it lacks the columns \['epoch'\]"),
+    "history with text epochs": ({"trials": pd.DataFrame({"trial_id": ["t1"], "status": ["completed"]}),
+                                  "history": pd.DataFrame({"trial_id": ["t1"], "epoch": ["first"]})},
+                                 "column 'epoch' of a history table must hold Int64"),
+    "robustness without sigma": ({"trials": pd.DataFrame({"trial_id": ["t1"], "status": ["completed"]}),
+                                  "robustness": pd.DataFrame({"method": ["bayesft"], "accuracy_mean": [0.9]})},
+                                 r"robustness.parquet is not a robustness table.*\['sigma'\]"),
+    "robustness with text in accuracy": ({"trials": pd.DataFrame({"trial_id": ["t1"], "status": ["completed"]}),
+                                          "robustness": pd.DataFrame({"method": ["bayesft"], "sigma": [0.5],
+                                                                      "accuracy_mean": ["high"]})},
+                                         "column 'accuracy_mean' of a robustness table must hold float64"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG_TABLES))
+def test_load_run_refuses_a_table_of_the_wrong_schema(tmp_path, name):
+    tables, match = WRONG_TABLES[name]
+    run = _table_run(tmp_path / "run", **tables)
+    with pytest.raises(UserInputError, match=match):
+        load_run(run)
+
+
 def test_case_count():
-    assert len(CASES) >= 24
+    assert len(CASES) + len(WRONG_TABLES) >= 30

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -47,6 +48,18 @@ def _workspace(root: Path) -> None:
     (root / "leftover" / "trial_x").mkdir(parents=True)  # a run without its search_config.json
     (root / "leftover" / "trials.parquet").write_bytes(b"PAR1 not really parquet")
     (root / "leftover" / "trial_x" / "result.json").write_text("{}")
+    for name, data in (("badref", b"not a torch file"), ("cutref", b"PK\x03\x04 cut short")):
+        (root / name).mkdir()
+        (root / name / "search_config.json").write_text(json.dumps({"trials": 4, "name": name}))
+        (root / name / "reference.pt").write_bytes(data)
+    (root / "oddref").mkdir()
+    (root / "oddref" / "search_config.json").write_text(json.dumps({"trials": 4, "name": "oddref"}))
+    torch.save({"weights": 1}, root / "oddref" / "reference.pt")
+    (root / "wrongrun").mkdir()  # Parquet tables of another program
+    pd.DataFrame({"a": [1], "b": [2]}).to_parquet(root / "wrongrun" / "trials.parquet")
+    (root / "texttrials").mkdir()
+    pd.DataFrame({"trial_id": ["t"], "status": ["completed"], "epochs": ["ten"]}).to_parquet(
+        root / "texttrials" / "trials.parquet")
     (root / "badrun").mkdir()
     (root / "badrun" / "search_config.json").write_text("{not json")
     (root / "oddrun").mkdir()

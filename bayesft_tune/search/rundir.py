@@ -100,8 +100,13 @@ def load_reference(run_dir: str) -> Reference | None:
         data = _read_bytes(run_dir, REFERENCE_FILE)
     except (OSError, FileNotFoundError):
         return None
-    state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-    return Reference(state["state"], float(state["clean_accuracy"]))
+    try:
+        state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+        return Reference(state["state"], float(state["clean_accuracy"]))
+    except Exception as err:  # torch raises several types for a damaged or foreign file
+        raise UserInputError(
+            f"{join(run_dir, REFERENCE_FILE)} is not a saved ERM reference ({type(err).__name__}: {err}). "
+            f"Delete it and resume again: the search retrains the reference with the run's seed.") from err
 
 
 def searcher_times(run_dir: str) -> tuple[float, float]:

@@ -181,6 +181,7 @@ def resume_search(run_dir: str, address: str | None = None) -> SearchOutcome:
     started = time.perf_counter()
     run_dir = rundir.storage_root(run_dir)
     cfg = rundir.load_config(run_dir, address=address)
+    rundir.load_reference(run_dir)  # a damaged reference is refused before Ray starts
     remember_run_dir(run_dir)
 
     def fit(spec: TrialSpec, floor, splits):
