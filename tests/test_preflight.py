@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import socket
+import socketserver
+import threading
 import time
 
 import pytest
@@ -13,17 +17,40 @@ from bayesft_tune import add_dropout, build_model
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.search import interrupt
 from bayesft_tune.search.preflight import (
-    SKIP_RESOURCE_CHECK_ENV, check_checkpoint_matches, check_device, check_output_path, check_ray_address,
+    SKIP_RESOURCE_CHECK_ENV, busy_notice, check_checkpoint_matches, check_device, check_output_path, check_ray_address,
     check_resources, check_sigmas, check_storage_writable, load_checkpoint)
+
+
+class _GrpcLike(socketserver.BaseRequestHandler):
+    """Answers the HTTP/2 preface with an empty SETTINGS frame, as Ray's GCS (a gRPC server) does."""
+
+    def handle(self):
+        self.request.recv(64)
+        self.request.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+
+
+class _QuietWeb(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def _serving(handler, host: str = "0.0.0.0"):
+    server = socketserver.ThreadingTCPServer((host, 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
 def listening():
-    """A TCP socket listening on loopback; yields its port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        yield s.getsockname()[1]
+    """A gRPC-like server on every interface (Ray dials this machine's IP for 127.0.0.1); its port."""
+    with _serving(_GrpcLike) as port:
+        yield port
 
 
 def _closed_port() -> int:
@@ -44,10 +71,28 @@ def test_listening_address_passes(listening):
     check_ray_address(f"localhost:{listening}")
 
 
+def test_a_web_server_is_not_a_ray_head():
+    with _serving(_QuietWeb) as port:
+        started = time.monotonic()
+        for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+            with pytest.raises(UserInputError, match=rf":{port} answered, but not as Ray's gRPC server "
+                                                     r"\(it began b'<!DOCTYPE'\).*the dashboard's 8265 is not it"):
+                check_ray_address(address)
+        assert time.monotonic() - started < 4
+
+
+def test_a_loopback_only_server_is_not_what_ray_dials():
+    with _serving(_GrpcLike, host="127.0.0.1") as port:
+        check_ray_address(f"ray://127.0.0.1:{port}")  # Ray Client dials the host as given
+        with pytest.raises(UserInputError, match=rf"nothing answered at .*:{port} \(Ray dials this machine's "
+                                                 r"address .* for 127.0.0.1\)"):
+            check_ray_address(f"127.0.0.1:{port}")
+
+
 def test_nothing_listening_fails_fast():
     port = _closed_port()
     started = time.monotonic()
-    with pytest.raises(UserInputError, match=rf"--address.*127.0.0.1:{port}.*ray start --head"):
+    with pytest.raises(UserInputError, match=rf"--address.*:{port}.*ray start --head"):
         check_ray_address(f"127.0.0.1:{port}")
     assert time.monotonic() - started < 4
 
@@ -67,8 +112,8 @@ def test_a_silent_host_is_bounded_by_the_timeout(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", silent)
     started = time.monotonic()
-    with pytest.raises(UserInputError, match="nothing answered at 127.0.0.1:6379 within 0.5 s"):
-        check_ray_address("127.0.0.1:6379", timeout=0.5)
+    with pytest.raises(UserInputError, match="nothing answered at 10.0.0.5:6379 within 0.5 s"):
+        check_ray_address("10.0.0.5:6379", timeout=0.5)
     assert time.monotonic() - started < 3
 
 
@@ -104,6 +149,18 @@ def test_more_cpus_than_the_cluster():
 def test_resource_check_can_be_skipped_for_autoscaling(monkeypatch):
     monkeypatch.setenv(SKIP_RESOURCE_CHECK_ENV, "1")
     check_resources(8, 2, {"CPU": 1.0})
+
+
+def test_a_busy_cluster_is_named_with_what_is_free():
+    line = busy_notice(1, 0, "10.0.0.5:6379", {"CPU": 0.0, "memory": 1e9})
+    assert line.startswith("the Ray cluster at 10.0.0.5:6379 has 0 CPU(s) and 0 GPU(s) free now, one trial "
+                           "needs 1 and 0") and "ray status" in line
+    assert "has 2 CPU(s) and 0.5 GPU(s)" in busy_notice(1, 1, "auto", {"CPU": 2.0, "GPU": 0.5})
+
+
+def test_a_cluster_with_room_or_a_local_ray_says_nothing():
+    assert busy_notice(1, 0.5, "auto", {"CPU": 1.0, "GPU": 0.5}) is None
+    assert busy_notice(1, 0, None, {}) is None  # our own local Ray is never held by others
 
 
 # ---- check_storage_writable ------------------------------------------------------------

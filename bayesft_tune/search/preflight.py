@@ -29,7 +29,7 @@ from bayesft_tune.storage import resolve
 
 __all__ = ["CONNECT_TIMEOUT_S", "RUN_TABLES", "SKIP_RESOURCE_CHECK_ENV", "STORAGE_TIMEOUT_S",
            "check_checkpoint_matches", "check_device", "check_output_path", "check_ray_address",
-           "check_resources", "check_sigmas", "check_storage_writable", "load_checkpoint"]
+           "busy_notice", "check_resources", "check_sigmas", "check_storage_writable", "load_checkpoint"]
 
 CONNECT_TIMEOUT_S = 3.0
 """Seconds a TCP connect to a Ray address (or a storage endpoint) may take."""
@@ -73,8 +73,29 @@ def _host_port(address: str) -> tuple[str, int]:
     return parts.hostname, port or RAY_CLIENT_PORT
 
 
-def _connect(host: str, port: int, deadline: float) -> None:
-    """TCP connect to ``host:port`` before ``deadline`` (monotonic); raises OSError."""
+def _dialled_host(host: str) -> str:
+    """The host Ray dials for ``host``: it replaces ``localhost``, ``127.0.0.1`` and ``::1`` with
+    this node's IP (``ray._private.services.resolve_ip_for_localhost``), so a server bound to
+    the loopback only is not what Ray reaches."""
+    if host not in ("localhost", "127.0.0.1", "::1"):
+        return host
+    from ray.util import get_node_ip_address  # heavy; the search imports Ray next anyway
+
+    return get_node_ip_address()
+
+
+HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes(3) + b"\x04" + bytes(5)
+"""The HTTP/2 preface and an empty SETTINGS frame: what a gRPC client (Ray's connection to a
+GCS or a Ray Client server) sends first. A gRPC server answers with a SETTINGS frame (type 4)."""
+
+
+def _connect(host: str, port: int, deadline: float, hello: bytes = b"") -> bytes:
+    """TCP connect to ``host:port`` before ``deadline`` (monotonic); raises OSError.
+
+    Returns:
+        With ``hello``: up to 9 bytes of the answer to it (what arrived before the deadline or
+        the peer closing); else b"".
+    """
     infos = _bounded(lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM),
                      max(0.1, deadline - time.monotonic()), f"name lookup of {host!r}",
                      "Check the host name, or pass an IP address.")
@@ -87,30 +108,60 @@ def _connect(host: str, port: int, deadline: float) -> None:
             sock.settimeout(left)
             try:
                 sock.connect(sockaddr)
-                return
             except OSError as err:
                 error = err
+                continue
+            return _first_bytes(sock, hello, deadline) if hello else b""
     raise error
 
 
+def _first_bytes(sock: socket.socket, hello: bytes, deadline: float, n: int = 9) -> bytes:
+    answer = b""
+    try:
+        sock.sendall(hello)
+        while len(answer) < n and (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            chunk = sock.recv(n - len(answer))
+            if not chunk:
+                break
+            answer += chunk
+    except OSError:  # reset or timed out: judge what arrived
+        pass
+    return answer
+
+
+def _not_ray(answer: bytes) -> bool:
+    """Whether ``answer`` (to :data:`HTTP2_HELLO`) shows another protocol than Ray's gRPC. Nothing
+    at all is not judged (a slow or TLS server: ``RAY_USE_TLS``): Ray itself tries then."""
+    return bool(answer) and answer[3:4] != b"\x04" and os.environ.get("RAY_USE_TLS", "0") in ("0", "")
+
+
 def check_ray_address(address: str | None, timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """Check that a Ray cluster address answers a TCP connect within ``timeout`` seconds.
+    """Check that a Ray cluster address answers, as a gRPC server, within ``timeout`` seconds.
 
     ``None`` (start Ray locally), ``"auto"`` and ``"local"`` pass without a network call.
 
     Raises:
-        UserInputError: malformed address, unknown host, or nothing listening there.
+        UserInputError: malformed address, unknown host, nothing listening there, or a
+            server of another protocol (a web server, the dashboard).
     """
     if address is None or address.strip() in ("auto", "local"):
         return
     host, port = _host_port(address.strip())
+    dialled = host if address.strip().startswith("ray://") else _dialled_host(host)
     try:
-        _connect(host, port, time.monotonic() + timeout)
+        answer = _connect(dialled, port, time.monotonic() + timeout, HTTP2_HELLO)
     except OSError as err:
+        via = f" (Ray dials this machine's address {dialled} for {host})" if dialled != host else ""
         raise UserInputError(
-            f"--address must name a running Ray cluster; nothing answered at {host}:{port} within "
+            f"--address must name a running Ray cluster; nothing answered at {dialled}:{port}{via} within "
             f"{timeout:g} s ({err.strerror or err}). Start the head node ('ray start --head'), fix the "
             "address, or drop --address to start Ray locally.") from err
+    if _not_ray(answer):
+        raise UserInputError(
+            f"--address must name a Ray head's port; {dialled}:{port} answered, but not as Ray's gRPC server "
+            f"(it began {answer!r}). Pass the head's GCS address (host:6379 by default: `ray status` on the head "
+            "prints it; the dashboard's 8265 is not it), ray://host:10001 for Ray Client, or drop --address.")
 
 
 def check_resources(cpus_per_trial: float, gpus_per_trial: float,
@@ -145,6 +196,32 @@ def check_resources(cpus_per_trial: float, gpus_per_trial: float,
             f"--cpus-per-trial must fit the Ray cluster's CPUs; got cpus_per_trial={cpus_per_trial:g} but "
             f"the cluster has {have_cpu:g} CPU(s). Pass --cpus-per-trial {max(have_cpu, 1):g} or less, "
             "or join a larger cluster (--address)." + note)
+
+
+def busy_notice(cpus_per_trial: float, gpus_per_trial: float, address: str | None,
+                free: Mapping[str, float] | None = None) -> str | None:
+    """A line saying why a joined cluster starts nothing yet, or None if one trial fits now.
+
+    A cluster shared with other jobs may hold every CPU or GPU: Ray then queues this search's
+    work, silently, until they free up. Call after Ray is initialised.
+
+    Args:
+        cpus_per_trial, gpus_per_trial: resources each trial (and the ERM reference) requests.
+        address: the joined cluster's address (None: a local Ray of our own, never busy).
+        free: resources free now; default ``ray.available_resources()``.
+    """
+    if address is None:
+        return None
+    if free is None:
+        import ray  # heavy; only needed once the runner has started Ray
+
+        free, address = ray.available_resources(), f"{address} ({ray.get_runtime_context().gcs_address})"
+    cpu, gpu = float(free.get("CPU", 0)), float(free.get("GPU", 0))
+    if cpu >= cpus_per_trial and gpu >= gpus_per_trial:
+        return None
+    return (f"the Ray cluster at {address} has {cpu:g} CPU(s) and {gpu:g} GPU(s) free now, one trial needs "
+            f"{cpus_per_trial:g} and {gpus_per_trial:g}: other jobs hold them, and this search waits until they "
+            "free up (`ray status` shows who holds what; Ctrl-C stops the search).")
 
 
 GCS_ENDPOINT = "https://storage.googleapis.com"

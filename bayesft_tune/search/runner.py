@@ -23,10 +23,10 @@ from bayesft_tune.search._ax import one_blas_thread
 from bayesft_tune.search.alternating_search import run_alternating_search
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.driver_jobs import (Prepared, ahead_job, candidates, final_tables, in_thread, min_clean,
-                                             ranked_trials, runs_in_driver, start_reference, write_pareto)
+                                             ranked_trials, runs_in_driver, say, start_reference, write_pareto)
 from bayesft_tune.search.interrupt import raise_if_interrupted, remember_run_dir
 from bayesft_tune.search.outcome import SearchOutcome
-from bayesft_tune.search.preflight import check_ray_address, check_resources, check_storage_writable
+from bayesft_tune.search.preflight import busy_notice, check_ray_address, check_resources, check_storage_writable
 from bayesft_tune.run_layout import RUN_DIR_ENV
 from bayesft_tune.search.repair import rebuild_from_results
 from bayesft_tune.search.session import ray_session
@@ -126,7 +126,11 @@ def _run(cfg: SearchConfig, run_dir: str, fit, started: float, reference) -> Cal
     Returns the function that waits for the outcome: on a local CPU search the final job runs
     in a driver thread, so it overlaps Ray's shutdown (1.4 s of the default search's wall);
     elsewhere it is a Ray task, done before this returns."""
-    check_resources(cfg.resources.cpus_per_trial, cfg.resources.gpus_per_trial)
+    res = cfg.resources
+    check_resources(res.cpus_per_trial, res.gpus_per_trial)
+    notice = busy_notice(res.cpus_per_trial, res.gpus_per_trial, res.address)
+    if notice:
+        say(cfg, notice)
     spec = search_spec(cfg)
     prepared = reference()
     floor = min_clean(cfg, prepared.reference)

@@ -10,6 +10,7 @@ from typing import Iterator
 
 import ray
 
+from bayesft_tune.errors import UserInputError
 from bayesft_tune.search.preflight import check_ray_address
 
 __all__ = ["DEBUG_ENV", "LOCAL_RAY_CONFIG", "ray_environment", "ray_session", "scoped_environ"]
@@ -90,7 +91,7 @@ def ray_session(address: str | None = None, env: dict[str, str] | None = None,
         # A local Ray's raylet, and so every worker, inherits this process's environment (a job
         # runtime_env would join every worker's, so no worker started without one could serve).
         own = {k: v for k, v in LOCAL_RAY_CONFIG.items() if k not in os.environ}  # the user's settings win
-        with scoped_environ({**own, **(env or {})} if not address else None):
+        with scoped_environ({**own, **(env or {})} if not address else None), _joining(address):
             ray.init(address=address or None, include_dashboard=False if not address else None,
                      log_to_driver=False, logging_level=logging.INFO if debug else logging.ERROR,
                      runtime_env=_runtime_env(address, env, py_modules))
@@ -101,6 +102,22 @@ def ray_session(address: str | None = None, env: dict[str, str] | None = None,
         yield True
     finally:
         ray.shutdown()
+
+
+@contextlib.contextmanager
+def _joining(address: str | None) -> Iterator[None]:
+    """Turn Ray's failure to join ``address`` (something answered, but not a Ray head) into one line."""
+    try:
+        yield
+    except (ConnectionError, RuntimeError) as err:
+        if not address:
+            raise
+        last = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+        raise UserInputError(
+            f"--address must name a running Ray cluster; {address} answered, but Ray could not join a cluster "
+            f"there ({last}). Pass the head node's GCS address (host:6379 by default: `ray status` on the head "
+            "prints it; not the dashboard's 8265), ray://host:10001 for Ray Client, or drop --address to start "
+            "Ray locally.") from err
 
 
 def _runtime_env(address: str | None, env: dict[str, str] | None, py_modules: list[str] | None) -> dict | None:
