@@ -86,7 +86,7 @@ def plain_search(task: str, seed: int, trials: int, epochs: int | None, result: 
     t0, started = time.time(), time.perf_counter()
     import torch
 
-    from bayesft_tune.search._ax import make_client
+    from bayesft_tune.search.searcher import make_client
     from bayesft_tune.search.config import SearchConfig
     from bayesft_tune.search.driver_jobs import min_clean
     from bayesft_tune.search.tuner import search_spec

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from bayesft_tune.search import _pregen
+from bayesft_tune.search.searcher import _pregen
 from bayesft_tune.search.searcher import AxSearcher
 
 ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
@@ -98,7 +98,7 @@ def simulate(searcher, slots: int, trials: int, median: float, spread: float, se
         curve.append((now, best))
     return {"makespan": now, "utilisation": busy / (slots * now), "latency_p50": statistics.median(latencies),
             "latency_p95": float(np.percentile(latencies, 95)), "best": best, "curve": curve[:: max(1, trials // 50)],
-            "abandoned": sum(v == "ABANDONED" for v in getattr(searcher, "_status", {}).values()),
+            "abandoned": sum(v == "ABANDONED" for v in getattr(getattr(searcher, "ledger", None), "status", {}).values()),
             "gp_seconds": sum(getattr(searcher, "generation_seconds", []))}
 
 

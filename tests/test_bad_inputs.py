@@ -35,6 +35,22 @@ class Tripwire(Exception):
     """Raised where a bad input got past validation (Ray start, search, training)."""
 
 
+def _damaged_runs(root: Path) -> None:
+    """Run directories with a damaged reference, and tables another program wrote."""
+    for name, data in (("badref", b"not a torch file"), ("cutref", b"PK\x03\x04 cut short")):
+        (root / name).mkdir()
+        (root / name / "search_config.json").write_text(json.dumps({"trials": 4, "name": name}))
+        (root / name / "reference.pt").write_bytes(data)
+    (root / "oddref").mkdir()
+    (root / "oddref" / "search_config.json").write_text(json.dumps({"trials": 4, "name": "oddref"}))
+    torch.save({"weights": 1}, root / "oddref" / "reference.pt")
+    (root / "wrongrun").mkdir()  # Parquet tables of another program
+    pd.DataFrame({"a": [1], "b": [2]}).to_parquet(root / "wrongrun" / "trials.parquet")
+    (root / "texttrials").mkdir()
+    pd.DataFrame({"trial_id": ["t"], "status": ["completed"], "epochs": ["ten"]}).to_parquet(
+        root / "texttrials" / "trials.parquet")
+
+
 def _workspace(root: Path) -> None:
     """Files the cases point at: a run directory, broken configs and checkpoints."""
     for d in ("empty", "cwd", "elsewhere"):
@@ -48,18 +64,7 @@ def _workspace(root: Path) -> None:
     (root / "leftover" / "trial_x").mkdir(parents=True)  # a run without its search_config.json
     (root / "leftover" / "trials.parquet").write_bytes(b"PAR1 not really parquet")
     (root / "leftover" / "trial_x" / "result.json").write_text("{}")
-    for name, data in (("badref", b"not a torch file"), ("cutref", b"PK\x03\x04 cut short")):
-        (root / name).mkdir()
-        (root / name / "search_config.json").write_text(json.dumps({"trials": 4, "name": name}))
-        (root / name / "reference.pt").write_bytes(data)
-    (root / "oddref").mkdir()
-    (root / "oddref" / "search_config.json").write_text(json.dumps({"trials": 4, "name": "oddref"}))
-    torch.save({"weights": 1}, root / "oddref" / "reference.pt")
-    (root / "wrongrun").mkdir()  # Parquet tables of another program
-    pd.DataFrame({"a": [1], "b": [2]}).to_parquet(root / "wrongrun" / "trials.parquet")
-    (root / "texttrials").mkdir()
-    pd.DataFrame({"trial_id": ["t"], "status": ["completed"], "epochs": ["ten"]}).to_parquet(
-        root / "texttrials" / "trials.parquet")
+    _damaged_runs(root)
     (root / "badrun").mkdir()
     (root / "badrun" / "search_config.json").write_text("{not json")
     (root / "oddrun").mkdir()

@@ -33,10 +33,10 @@ def ax_status(s: AxSearcher) -> dict[int, str]:
 def consistent(s: AxSearcher) -> None:
     """Every Ax trial is handed out once, queued, or abandoned; RUNNING = live + queued."""
     status = ax_status(s)
-    handed = list(s._index.values())
-    queued = [index for index, _, _ in s._queue]
+    handed = list(s.ledger.index.values())
+    queued = [index for index, _, _ in s.ledger.queue]
     assert len(handed) == len(set(handed)) and not set(handed) & set(queued)
-    assert {i for i, st in status.items() if st == "RUNNING"} == set(s._live.values()) | set(queued)
+    assert {i for i, st in status.items() if st == "RUNNING"} == set(s.ledger.live.values()) | set(queued)
     assert all(status[i] == "ABANDONED" for i in set(status) - set(handed) - set(queued))
     assert len({point(t.arm.parameters) for t in s.client._experiment.trials.values()}) == len(status)
 
@@ -66,7 +66,7 @@ def test_free_slot_takes_the_ready_candidate_without_waiting():
     assert len(s.blocking_seconds) == 1, "the first batch is generated in Tune's thread"
     for i in range(2, 6):
         s.wait()  # the candidate is ready before the slot frees
-        assert len(s._queue) == 1 and ax_status(s)[s._queue[0][0]] == "RUNNING", "pending in Ax while queued"
+        assert len(s.ledger.queue) == 1 and ax_status(s)[s.ledger.queue[0][0]] == "RUNNING", "pending in Ax while queued"
         done(s, f"t{i - 2}", served[f"t{i - 2}"])
         blocking = len(s.blocking_seconds)
         served[f"t{i}"] = s.suggest(f"t{i}")
@@ -87,7 +87,7 @@ def test_slot_waits_for_no_gp_step_in_flight_and_completion_is_deferred(gate):
     done(s, "t0", a)  # the client is busy: recorded, handed to Ax before the next generation
     blocked = len(s.blocking_seconds)
     assert s.suggest("t2") is None, "a running trial: Tune asks again later"
-    assert not release.is_set() and s._inbox and "t0" not in s._live
+    assert not release.is_set() and s.ledger.inbox and "t0" not in s.ledger.live
     time.sleep(0.3)  # the free slot waits for the generation in flight ...
     release.set()
     s.wait()
@@ -101,7 +101,7 @@ def test_stale_candidate_is_abandoned_and_regenerated():
     s = make(concurrent=3, initialization_budget=20)
     cfgs = {f"t{i}": s.suggest(f"t{i}") for i in range(3)}
     s.wait()
-    stale = s._queue[0][0]
+    stale = s.ledger.queue[0][0]
     done(s, "t0", cfgs["t0"])
     done(s, "t1", cfgs["t1"])  # two completions since the candidate was generated
     first = s.suggest("t3")
@@ -109,7 +109,7 @@ def test_stale_candidate_is_abandoned_and_regenerated():
         s.wait()
         first = s.suggest("t3")
     assert first[TRIAL_INDEX_KEY] != stale and ax_status(s)[stale] == "ABANDONED"
-    assert stale not in s._index.values()
+    assert stale not in s.ledger.index.values()
     consistent(s)
 
 
@@ -124,8 +124,8 @@ def test_save_restore_mid_prefetch_neither_loses_nor_duplicates(gate):
     blob = pickle.dumps(s)  # waits for the generation in flight, never saves half of it
     assert release.is_set() and time.perf_counter() - started >= 0.2
     back = pickle.loads(blob)
-    assert back._future is None and back._executor is None
-    assert [i for i, _, _ in back._queue] == [2], "the prefetched candidate is saved queued"
+    assert back.pregen.future is None and back.pregen.executor is None
+    assert [i for i, _, _ in back.ledger.queue] == [2], "the prefetched candidate is saved queued"
     assert ax_status(back) == {0: "COMPLETED", 1: "RUNNING", 2: "RUNNING"}
     assert back.suggest("t1") == b, "a running trial keeps its point"
     c_back, c_live = back.suggest("t2"), s.suggest("t2")
@@ -145,7 +145,7 @@ def test_save_file_round_trip_while_worker_idle(tmp_path):
     back = make(concurrent=2, initialization_budget=20)
     back.restore(str(tmp_path / "state.pkl"))
     s.wait()
-    assert [i for i, _, _ in back._queue] in ([], [2])
+    assert [i for i, _, _ in back.ledger.queue] in ([], [2])
     done(back, "t0", a)
     back.wait()
     c = back.suggest("t2") or (back.wait(), back.suggest("t2"))[1]
@@ -163,7 +163,7 @@ def test_concurrency_one_is_unchanged_by_prefetch():
             assert s.suggest(f"x{i}") is None
             done(s, f"t{i}", cfg)
             cfgs.append(cfg)
-        assert s._executor is None, "no worker at concurrency 1"
+        assert s.pregen.executor is None, "no worker at concurrency 1"
         runs.append(cfgs)
     assert runs[0] == runs[1]
 
@@ -222,7 +222,7 @@ def test_state_saved_before_prefetch_still_restores():
     back = ExtendedAxSearcher.__new__(ExtendedAxSearcher)
     back.__setstate__(legacy)
     assert back.parts == [] and back.suggest("t1") == b
-    assert back._status == {0: "COMPLETED", 1: "RUNNING", 2: "RUNNING"}
+    assert back.ledger.status == {0: "COMPLETED", 1: "RUNNING", 2: "RUNNING"}
     assert back.suggest("t2")[TRIAL_INDEX_KEY] == 2
     consistent(back)
 
@@ -231,7 +231,7 @@ def test_the_gp_steps_of_a_search_run_numpy_and_scipy_blas_on_one_thread():
     """OpenBLAS's spare threads spin after each call: ~4 core-s per default search, taken from trials."""
     from threadpoolctl import threadpool_info
 
-    from bayesft_tune.search._ax import one_blas_thread
+    from bayesft_tune.search.searcher import one_blas_thread
 
     def blas_threads() -> dict[str, int]:
         return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
@@ -244,3 +244,16 @@ def test_the_gp_steps_of_a_search_run_numpy_and_scipy_blas_on_one_thread():
     with one_blas_thread():
         pass
     assert blas_threads() == after  # the previous limits come back
+
+
+def test_the_searcher_holds_its_parts_instead_of_inheriting_them():
+    from ray.tune.search import Searcher
+
+    from bayesft_tune.search.searcher import AxLedger, Pregenerator
+
+    s = AxSearcher({n: (0.0, 0.8) for n in NAMES}, max_concurrent=16)
+    assert AxSearcher.__bases__ == (Searcher,)
+    assert isinstance(s.ledger, AxLedger) and isinstance(s.pregen, Pregenerator)
+    assert (s.pregen.stale_limit(), s.pregen.depth()) == (1, 1)
+    s.set_max_concurrency(64)  # the policy follows the slots: more completions tolerated, more queued
+    assert (s.pregen.stale_limit(), s.pregen.depth()) == (7, 7)

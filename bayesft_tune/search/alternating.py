@@ -24,7 +24,7 @@ from torch.utils.data import TensorDataset
 
 from bayesft_tune.dropout import add_dropout, slot_parameter_name
 from bayesft_tune.drift import get_drift
-from bayesft_tune.search._ax import make_client
+from bayesft_tune.search.searcher import make_client
 from bayesft_tune.seeds import stream_seed
 from bayesft_tune.tasks import get_task
 from bayesft_tune.tasks.final import robustness_rows

@@ -161,7 +161,7 @@ def pareto_table(run_dir: str, trials: pd.DataFrame, seed: int) -> pd.DataFrame:
         return pd.DataFrame()
     searcher = ExtendedAxSearcher.__new__(ExtendedAxSearcher)  # reads old and new states alike
     searcher.__setstate__(dict(state))
-    if searcher._client is None:
+    if not searcher.ledger.has_client:
         return pd.DataFrame()
     client = searcher.client
     ids = dict(zip(trials.trial_index.astype("Int64"), trials.trial_id))

@@ -19,7 +19,7 @@ from ray import tune
 
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.search import rundir
-from bayesft_tune.search._ax import one_blas_thread
+from bayesft_tune.search.searcher import one_blas_thread
 from bayesft_tune.search.alternating_search import run_alternating_search
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.driver_jobs import (Prepared, ahead_job, candidates, final_tables, in_thread, min_clean,

@@ -1,36 +1,25 @@
-"""``AxSearcher``: a Ray Tune searcher over Ax's ``ax.api.Client`` (Ax >= 1.0).
-
-Ray's own ``AxSearch`` wraps the deprecated ``AxClient`` and fails with Ax 1.3; this
-one talks to ``ax.api.Client`` directly. It hands out jointly chosen batches (Ax knows
-which trials are pending), passes each trial's Monte Carlo standard error to Ax as
-its SEM, records failed and non-finite trials as failed, and saves/restores the
-whole Ax state so a resumed search neither forgets nor repeats trials.
-
-**Pre-generation** (``max_concurrent > 1``): while trials run, one worker thread computes
-the next candidate with the running trials pending in Ax, so a slot that frees up takes a
-ready candidate instead of waiting for the GP step; a candidate that missed more than
-:data:`MAX_STALE` completions is abandoned and regenerated. The policy, its locks and the
-timing lists (``generation_seconds``: every Ax generation; ``blocking_seconds``: those a
-free slot waited for) are in :mod:`~bayesft_tune.search._pregen`; save/restore (never half
-a generation; states saved before pre-generation upgraded) in
-:mod:`~bayesft_tune.search._saved_state`. Options such as warm start and multi-objective
-are composed :class:`SearchPart` s (``extensions.search_parts``).
-"""
+"""The searcher: :class:`AxSearcher` (Tune's hooks over a held :class:`AxLedger` and
+:class:`Pregenerator`) and :class:`SearchPart`, the hooks of a composed option."""
 
 from __future__ import annotations
 
 import math
+import pickle
 from typing import Any, Sequence
 
 from ray.tune.search import Searcher
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.search._ax import Method, as_params, make_client
-from bayesft_tune.search._pregen import MAX_STALE, TRIAL_INDEX_KEY, Pregeneration
-from bayesft_tune.search._saved_state import SavedState
+from bayesft_tune.search.searcher._ax import Method, as_params, make_client, quiet_ax
+from bayesft_tune.search.searcher._ledger import AxLedger
+from bayesft_tune.search.searcher._pregen import TRIAL_INDEX_KEY, Pregenerator
+from bayesft_tune.search.searcher._saved_state import LEDGER_KEYS, ledger_from_state, ledger_state
 from bayesft_tune.tasks.space import Param, RangeParam
 
-__all__ = ["AxSearcher", "MAX_STALE", "SearchPart", "TRIAL_INDEX_KEY"]
+__all__ = ["AxSearcher", "SearchPart"]
+
+HELD = ("ledger", "pregen", "_pickle_cache")
+"""Attributes saved through :mod:`._saved_state` (the ledger) or not at all (this process only)."""
 
 
 class SearchPart:
@@ -53,7 +42,7 @@ class SearchPart:
         return config
 
 
-class AxSearcher(SavedState, Pregeneration, Searcher):
+class AxSearcher(Searcher):
     """Gaussian-process Bayesian optimisation of a noisy metric with Ax.
 
     Args:
@@ -71,7 +60,7 @@ class AxSearcher(SavedState, Pregeneration, Searcher):
         torch_device: where Ax fits the GP (None: CPU).
         parts: composed options (:class:`SearchPart`), e.g. warm start, multi-objective.
         prefetch: compute the next candidate while trials run (only at ``max_concurrent > 1``;
-            the policy: :mod:`~bayesft_tune.search._pregen`).
+            the policy: :mod:`~bayesft_tune.search.searcher._pregen`).
     """
 
     def __init__(self, parameters: Sequence[Param] | dict[str, tuple[float, float]], metric: str = "drifted_loss",
@@ -98,35 +87,45 @@ class AxSearcher(SavedState, Pregeneration, Searcher):
         if sum(type(p).objective is not SearchPart.objective for p in self.parts) > 1:
             raise UserInputError("at most one searcher part may set the Ax objective.")
         self.total_trials: int | None = None
-        self._client: Any = None
-        self._live: dict[str, int] = {}        # Tune trial id -> Ax trial index (running)
-        self._index: dict[str, int] = {}       # every Tune trial id ever suggested -> Ax index
-        self._queue: list[tuple[int, dict, int]] = []  # (index, params, arrivals at generation): not handed out
-        self._arms: dict[int, dict] = {}       # Ax index -> parameters (every trial this searcher made)
-        self._status: dict[int, str] = {}      # Ax index -> Ax status name, as this searcher set it
-        self._inbox: list[tuple] = []          # Tune events not yet handed to Ax (client busy)
-        self._arrivals = 0                     # completions reported by Tune so far
-        self._no_data_at: int | None = None    # arrivals when Ax last wanted data first
-        self._version = 0                      # bumped on every client change (pickle cache key)
-        self.failures: dict[str, str] = {}     # Tune trial id -> reason
-        self.generation_seconds: list[float] = []  # wall time of each Ax get_next_trials call
-        self.blocking_seconds: list[float] = []    # ... of those made in Tune's thread (a slot waited)
-        self._new_runtime()
+        self.ledger = AxLedger(self._new_client)
+        self.pregen = Pregenerator(self.prefetch, self.max_concurrent)
+        self._pickle_cache: tuple[int, bytes] | None = None
 
     # ---- Ax client ---------------------------------------------------------------
     @property
     def client(self):
         """The ``ax.api.Client`` (created on first use). Outside the searcher's own calls,
         use it only when no generation is in flight (:meth:`wait`)."""
-        if self._client is None:
-            objective, minimize, constraints = self.metric, self.mode == "min", list(self.outcome_constraints)
-            for part in self.parts:
-                spec = part.objective(self)
-                if spec is not None:
-                    objective, minimize, constraints = spec
-            self._client = make_client(self.parameters, objective, minimize, constraints, self.seed,
-                                       self.method, self.initialization_budget, self.torch_device)
-        return self._client
+        return self.ledger.client
+
+    @property
+    def failures(self) -> dict[str, str]:
+        """Tune trial id -> why it failed."""
+        return self.ledger.failures
+
+    @property
+    def generation_seconds(self) -> list[float]:
+        """Wall seconds of every Ax generation."""
+        return self.ledger.generation_seconds
+
+    @property
+    def blocking_seconds(self) -> list[float]:
+        """The seconds free slots waited for a candidate."""
+        return self.ledger.blocking_seconds
+
+    def _new_client(self):
+        objective, minimize, constraints = self.metric, self.mode == "min", list(self.outcome_constraints)
+        for part in self.parts:
+            spec = part.objective(self)
+            if spec is not None:
+                objective, minimize, constraints = spec
+        return make_client(self.parameters, objective, minimize, constraints, self.seed,
+                           self.method, self.initialization_budget, self.torch_device)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a generation in flight, at most ``timeout`` seconds (None: until it ends);
+        re-raises its error. Returns True when none is in flight any more."""
+        return self.pregen.wait(timeout)
 
     # ---- Tune hooks ----------------------------------------------------------------
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict,
@@ -141,55 +140,67 @@ class AxSearcher(SavedState, Pregeneration, Searcher):
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
         """Concurrency is handled here (Tune's ConcurrencyLimiter would drop resumed trials)."""
-        self.max_concurrent = max(1, int(max_concurrent))
+        self.max_concurrent = self.pregen.slots = max(1, int(max_concurrent))
         return True
 
     def suggest(self, trial_id: str) -> dict | None:
         """Next dropout vector, or None while ``max_concurrent`` trials run, while the next
         candidate is being computed with trials running, or while Ax needs data."""
-        self._check_worker()
-        with self._state:
-            if trial_id in self._live:
-                index = self._live[trial_id]
-                return self._decorate({**self._arms[index], TRIAL_INDEX_KEY: index})
-            if len(self._live) >= self.max_concurrent or self._left() <= 0:
+        ledger, pregen = self.ledger, self.pregen
+        pregen.check_worker()
+        with ledger.state_lock:
+            if trial_id in ledger.live:
+                return self._config(ledger.live[trial_id])
+            if len(ledger.live) >= self.max_concurrent or self._left() <= 0:
                 return None
-            running = bool(self._live)
-            config = self._serve(trial_id)
-        if config is None:
-            if running and self._prefetching:  # no GP step in Tune's thread while others train
-                self._start_prefetch()
-                self._slot_waits()
+            running = bool(ledger.live)
+            index = ledger.serve(trial_id, pregen.stale_limit())
+        if index is None:
+            if running and pregen.on:  # no GP step in Tune's thread while others train
+                pregen.start(ledger, self._left)
+                pregen.slot_waits()
                 return None
-            config = self._serve_now(trial_id)
-            if config is None:
+            index = self._serve_now(trial_id)
+            if index is None:
                 return None
-        self._slot_served()
-        self._start_prefetch()
-        return self._decorate(config)
+        pregen.slot_served(ledger)
+        pregen.start(ledger, self._left)
+        return self._config(index)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None,
                           error: bool = False) -> None:
         """Give Ax the trial's final (mean, SEM); errors and NaN/inf become failures."""
-        with self._state:
-            index = self._live.pop(trial_id, self._index.get(trial_id))
-            if index is None:  # a trial this searcher never suggested
-                return
-            reason = self._failure_reason(result, error)
-            if reason:
-                self.failures[trial_id] = reason
-            else:
-                self.failures.pop(trial_id, None)
-            self._inbox.append(("done", trial_id, index, reason, None if reason else self._raw_data(result)))
-            self._arrivals += 1
-        if self._ax_lock.acquire(blocking=False):  # else the generation in flight hands it over
+        ledger = self.ledger
+        reason = self._failure_reason(result, error)
+        with ledger.state_lock:
+            known = ledger.record_done(trial_id, reason, None if reason else self._raw_data(result))
+        if known and ledger.ax_lock.acquire(blocking=False):  # else the generation in flight hands it over
             try:
-                self._drain()
+                ledger.drain()
             finally:
-                self._ax_lock.release()
+                ledger.ax_lock.release()
+
+    def _left(self) -> float:
+        return self.ledger.left(self.total_trials)
+
+    def _serve_now(self, trial_id: str) -> int | None:
+        """Generate in this thread (nothing runs, or pre-generation is off), after any
+        generation in flight, unless that one's candidate is fresh."""
+        ledger = self.ledger
+        self.wait()
+        with ledger.ax_lock:
+            with ledger.state_lock:
+                index = ledger.serve(trial_id, self.pregen.stale_limit())
+            wanted = lambda: min(self.max_concurrent - len(ledger.live), self._left() - len(ledger.queue))  # noqa: E731
+            if index is None and ledger.generate(wanted, background=False):
+                with ledger.state_lock:
+                    index = ledger.serve(trial_id, self.pregen.stale_limit())
+        return index
 
     # ---- results ------------------------------------------------------------------------
-    def _decorate(self, config: dict) -> dict:
+    def _config(self, index: int) -> dict:
+        """Tune's config of Ax trial ``index``: its parameters and index, as the parts decorate it."""
+        config = {**self.ledger.arms[index], TRIAL_INDEX_KEY: index}
         for part in self.parts:
             config = part.config(config)
         return config
@@ -218,9 +229,36 @@ class AxSearcher(SavedState, Pregeneration, Searcher):
 
     def best(self) -> tuple[dict[str, float], float, int] | None:
         """Best *observed* trial ``(parameters, metric mean, Ax trial index)``, or None."""
-        with self._ax_lock:
-            self._drain()
-            if "COMPLETED" not in self._status.values():
-                return None
-            params, values, index, _ = self.client.get_best_parameterization(use_model_predictions=False)
-        return dict(params), float(values[self.metric][0]), int(index)
+        return self.ledger.best(self.metric)
+
+    # ---- saved state ----------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        """Settings and ledger (:mod:`._saved_state`), taken under the client lock: a generation
+        in flight is waited for, never half saved."""
+        with self.ledger.ax_lock:
+            ledger, self._pickle_cache = ledger_state(self.ledger, self.__dict__.get("_pickle_cache"))
+        return {**{k: v for k, v in self.__dict__.items() if k not in HELD}, **ledger}
+
+    def __setstate__(self, state: dict) -> None:
+        quiet_ax()  # unpickling the client imports Ax; a resumed driver must stay as quiet as a new one
+        state = dict(state)
+        blob = state.pop("_client_bytes", None)
+        settings = {k: v for k, v in state.items() if k not in LEDGER_KEYS}
+        settings.setdefault("parts", [])
+        settings.setdefault("prefetch", True)
+        self.__dict__.update(settings)
+        state["_client"] = pickle.loads(blob) if blob is not None else None
+        self.ledger = ledger_from_state(state, self._new_client, self.parameters)
+        self.pregen = Pregenerator(self.prefetch, self.max_concurrent)
+        self._pickle_cache = (self.ledger.version, blob) if blob is not None else None
+
+    def save(self, checkpoint_path: str) -> None:
+        """Pickle the searcher, Ax client included."""
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.__getstate__(), f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Load what :meth:`save` wrote; running trials stay pending in Ax."""
+        self.pregen.stop()
+        with open(checkpoint_path, "rb") as f:
+            self.__setstate__(pickle.load(f))
