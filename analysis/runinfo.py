@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import posixpath
 from typing import Any
 
-import pyarrow.fs as pafs
+from bayesft_tune.run_dir import RunDir
 
-from bayesft_tune.errors import UserInputError
-from bayesft_tune.run_layout import CONFIG_FILE
-from bayesft_tune.storage import resolve
-
-__all__ = ["CONFIG_FILE", "read_search_config", "search_bounds", "search_total"]
-
-"""Settings a search saves in its run directory (``bayesft_tune.search.runner.STATE_FILE``)."""
+__all__ = ["read_search_config", "search_bounds", "search_total"]
 
 
 def read_search_config(run_dir: str) -> dict[str, Any] | None:
-    """The run's ``search_config.json`` as a dict, or ``None`` if the run has none.
+    """The run's manifest (``search_config.json``) as a dict, or ``None`` if the run has none.
 
     Raises:
         UserInputError: the file exists but is not a JSON object.
     """
-    fs, root = resolve(str(run_dir))
-    path = posixpath.join(root, CONFIG_FILE)
-    if fs.get_file_info(path).type != pafs.FileType.File:
-        return None
-    try:
-        with fs.open_input_stream(path) as fh:
-            values = json.loads(fh.read().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserInputError(f"{path} must be the JSON a search saved; reading it failed ({exc}). "
-                             "Restore the file or delete it (analysis works without it).") from exc
-    if not isinstance(values, dict):
-        raise UserInputError(f"{path} must hold a JSON object of search settings; got "
-                             f"{type(values).__name__}. Restore the file or delete it.")
-    return values
+    return RunDir(str(run_dir)).manifest()
 
 
 def search_bounds(config: dict[str, Any] | None) -> tuple[float, float] | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import posixpath
 import sys
 import time
 from typing import Callable, TextIO
@@ -21,10 +20,10 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from bayesft_tune.errors import UserInputError
+from bayesft_tune.run_dir import CONFIG_FILE, RunDir
 from bayesft_tune.schema import SLOT_PREFIX, slot_columns
-from bayesft_tune.storage import resolve
 
-from analysis.runinfo import CONFIG_FILE, read_search_config, search_total
+from analysis.runinfo import read_search_config, search_total
 from analysis.tables import load_run
 from analysis.trials import DEFAULT_OBJECTIVE, Objective, best_trials, objective_of
 
@@ -69,23 +68,17 @@ class Snapshot:
         return self.total is not None and self.done >= self.total
 
 
-def _mtime(fs: pafs.FileSystem, path: str) -> float | None:
-    info = fs.get_file_info(path)
-    return info.mtime.timestamp() if info.type == pafs.FileType.File and info.mtime else None
-
-
 def check_run_dir(run_dir: str) -> None:
     """Raise a :class:`UserInputError` unless ``run_dir`` is a search's run directory."""
-    fs, root = resolve(run_dir)
-    kind = fs.get_file_info(root).type
+    run = RunDir(run_dir)
+    kind = run.kind()
     if kind == pafs.FileType.NotFound:
         raise UserInputError(f"run directory {run_dir!r} does not exist; pass the directory a "
                              "search printed as its run directory (e.g. runs/search-<timestamp>).")
     if kind != pafs.FileType.Directory:
         raise UserInputError(f"RUN_DIR must be a directory; {run_dir!r} is a file. Pass the "
                              "directory holding trials.parquet, not the file.")
-    names = [posixpath.join(root, n) for n in ("trials.parquet", CONFIG_FILE)]
-    if all(fs.get_file_info(p).type == pafs.FileType.NotFound for p in names):
+    if not run.has("trials.parquet") and not run.is_run():
         raise UserInputError(f"{run_dir!r} is not a run directory: it holds neither trials.parquet "
                              f"nor {CONFIG_FILE}. Pass the directory a search writes "
                              "(bayesft-tune search prints it as 'run directory').")
@@ -93,9 +86,9 @@ def check_run_dir(run_dir: str) -> None:
 
 def _elapsed(run_dir: str, finished: bool, now: float) -> float | None:
     """Seconds since ``search_config.json`` was written (to the last trial if finished)."""
-    fs, root = resolve(run_dir)
-    start = _mtime(fs, posixpath.join(root, CONFIG_FILE))
-    end = _mtime(fs, posixpath.join(root, "trials.parquet")) if finished else now
+    run = RunDir(run_dir)
+    start = run.mtime(CONFIG_FILE)
+    end = run.mtime("trials.parquet") if finished else now
     return None if start is None or end is None else max(0.0, end - start)
 
 
@@ -108,8 +101,7 @@ def snapshot(run_dir: str, k: int = 5, now: float | None = None) -> Snapshot:
     run_dir = str(run_dir)
     check_run_dir(run_dir)
     total = search_total(read_search_config(run_dir))
-    fs, root = resolve(run_dir)
-    if fs.get_file_info(posixpath.join(root, "trials.parquet")).type == pafs.FileType.NotFound:
+    if not RunDir(run_dir).has("trials.parquet"):
         return Snapshot(run_dir, total, {}, 0, DEFAULT_OBJECTIVE, pd.DataFrame(),
                         _elapsed(run_dir, False, time.time() if now is None else now))
     run = load_run(run_dir)

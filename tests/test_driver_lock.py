@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from bayesft_tune import UserInputError
-from bayesft_tune.search.rundir import LOCK_FILE, driver_lock
+from bayesft_tune.run_dir import LOCK_FILE
+from bayesft_tune.search.rundir import driver_lock
 
 SECOND = "import sys; from bayesft_tune.search.rundir import driver_lock\nwith driver_lock(sys.argv[1]): pass\n"
 

@@ -47,7 +47,7 @@ def test_local_ray_workers_inherit_the_job_env_without_a_runtime_env():
 def test_fit_environment_lets_the_concurrent_trials_wait_for_their_actors_together(monkeypatch):
     """Tune's ``auto`` pending-trial limit is 1 for our searcher: trials would start one at a time."""
     from bayesft_tune.search.config import SearchConfig
-    from bayesft_tune.search.recorder import RUN_DIR_ENV
+    from bayesft_tune.run_dir import RUN_DIR_ENV
     from bayesft_tune.search.tuner import PENDING_TRIALS_ENV, fit_environment
 
     monkeypatch.delenv(PENDING_TRIALS_ENV, raising=False)

@@ -12,7 +12,8 @@ import torch
 from bayesft_tune import evaluate_under_drift, load_data, load_trial_model
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.search.config import SearchConfig
-from bayesft_tune.search.rundir import CONFIG_FILE, load_config, save_config
+from bayesft_tune.run_dir import CONFIG_FILE
+from bayesft_tune.search.rundir import load_config, save_config
 from bayesft_tune.search.runner import resume_search, run_search
 from bayesft_tune.seeds import stream_seed
 

@@ -13,7 +13,8 @@ import pytest
 
 from bayesft_tune.errors import UserInputError
 from bayesft_tune.search.config import SearchConfig, SearcherConfig, SpaceConfig
-from bayesft_tune.search.rundir import CONFIG_FILE, load_config, save_config
+from bayesft_tune.run_dir import CONFIG_FILE
+from bayesft_tune.search.rundir import load_config, save_config
 from bayesft_tune.search.settings import FLAT_KEYS, PARTS
 
 OLD_FLAT = Path(__file__).parent / "fixtures" / "search_config_flat.json"

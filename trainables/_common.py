@@ -7,7 +7,6 @@ Everything else (what a trial trains and measures) is Ray-free, in
 from __future__ import annotations
 
 import importlib
-import os
 import tempfile
 from typing import Any, Callable
 
@@ -16,8 +15,7 @@ import torch
 from ray import tune
 
 from bayesft_tune.data import Splits
-from bayesft_tune.run_layout import RUN_DIR_ENV
-from bayesft_tune.storage import join
+from bayesft_tune.run_dir import RunDir
 from bayesft_tune.storage import resolve as resolve_uri
 from bayesft_tune.tasks.checkpoint import load_state, save_state
 from bayesft_tune.tasks.source import register_task
@@ -80,8 +78,8 @@ def warm_start(trainer: Trainer, config: dict) -> dict:
         return {WARM_START_FROM: ""}
     if trainer.epochs_done > 0 or tune.get_checkpoint() is not None:  # resumed: weights already derive from source
         return {WARM_START_FROM: str(source)}
-    base = os.environ.get(RUN_DIR_ENV) or tune.get_context().get_storage().experiment_fs_path
-    fs, path = resolve_uri(join(base, ckpt))
+    run = RunDir.here() or RunDir(tune.get_context().get_storage().experiment_fs_path)
+    fs, path = resolve_uri(run.join(ckpt))
     with tune.Checkpoint(path=path, filesystem=fs).as_directory() as d:
         trainer.model.load_state_dict(load_state(d, trainer.device)["trainer"]["model"])
     return {WARM_START_FROM: str(source)}

@@ -18,23 +18,11 @@ from typing import Any, Iterable
 import pyarrow.fs as pafs
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.run_layout import RUN_FILES, RUN_TABLES
+from bayesft_tune.run_dir import RUN_FILES, RUN_TABLES, run_files
 from bayesft_tune.storage import resolve
 
-__all__ = ["RUN_FILES", "RUN_TABLES", "check_checkpoint_matches", "check_device", "check_output_path", "check_sigmas",
-           "enclosing_run", "load_checkpoint", "run_files"]
-
-_RUN_PREFIXES = ("experiment_state-", "searcher-state-", "trial_")
-
-
-def run_files(fs: pafs.FileSystem, directory: str) -> list[str]:
-    """The run's own files (and trial directories) that ``directory`` holds; empty: not a run."""
-    try:
-        entries = fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True))
-    except (OSError, NotADirectoryError):
-        return []
-    return sorted(i.base_name for i in entries if i.base_name in RUN_FILES or i.base_name.startswith(_RUN_PREFIXES))
-
+__all__ = ["check_checkpoint_matches", "check_device", "check_output_path", "check_sigmas", "enclosing_run",
+           "load_checkpoint"]
 
 def enclosing_run(fs: pafs.FileSystem, path: str) -> str | None:
     """The nearest directory at or above ``path`` that is a run (see :data:`RUN_FILES`), if any."""

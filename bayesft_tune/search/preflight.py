@@ -23,13 +23,12 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.search.input_checks import (RUN_TABLES, check_checkpoint_matches, check_device, check_output_path,
-                                              check_sigmas, load_checkpoint)
+from bayesft_tune.search.input_checks import (check_checkpoint_matches, check_device, check_output_path, check_sigmas,
+                                              load_checkpoint)
 from bayesft_tune.storage import resolve
 
-__all__ = ["CONNECT_TIMEOUT_S", "RUN_TABLES", "SKIP_RESOURCE_CHECK_ENV", "STORAGE_TIMEOUT_S",
-           "check_checkpoint_matches", "check_device", "check_output_path", "check_ray_address",
-           "busy_notice", "check_resources", "check_sigmas", "check_storage_writable", "load_checkpoint"]
+__all__ = ["CONNECT_TIMEOUT_S", "SKIP_RESOURCE_CHECK_ENV", "STORAGE_TIMEOUT_S", "busy_notice",
+           "check_checkpoint_matches", "check_device", "check_output_path", "check_ray_address", "check_resources", "check_sigmas", "check_storage_writable", "load_checkpoint"]
 
 CONNECT_TIMEOUT_S = 3.0
 """Seconds a TCP connect to a Ray address (or a storage endpoint) may take."""

@@ -23,19 +23,16 @@ from ray.tune import Callback
 from bayesft_tune.objective import Objective
 from bayesft_tune.schema import SLOT_PREFIX, WIDTH_PREFIX
 from bayesft_tune.search.searcher import TRIAL_INDEX_KEY
-from bayesft_tune.storage import read_table, write_table
 from bayesft_tune.search.repair import rebuild_from_results
 from bayesft_tune.tasks.spec import SPEC_KEY
-from bayesft_tune.run_layout import RUN_DIR_ENV
+from bayesft_tune.run_dir import RunDir
 from trainables._common import EARLIER_EPOCHS
 
-__all__ = ["RUN_DIR_ENV", "ParquetRecorder"]
+__all__ = ["ParquetRecorder"]
 
 HISTORY_KEYS = ("train_loss", "clean_loss", "clean_accuracy", "drifted_loss", "drifted_loss_sem",
                 "drifted_accuracy", "drifted_accuracy_sem", "drift_evaluated")
-"""``RUN_DIR_ENV``: set by the runner in the driver (and every worker): the run directory this
-search writes to *now*. A resumed search restores the recorder from Tune's saved state,
-which holds the path the run had when it started; the directory may since have moved."""
+"""A report's metrics that go into ``history.parquet`` (beside ``trial_id``, ``epoch``, ``time_s``)."""
 
 
 class ParquetRecorder(Callback):
@@ -66,14 +63,14 @@ class ParquetRecorder(Callback):
         """Follow the run directory the runner names now; reload what a previous driver recorded:
         first every trial's own results (``result.json``, durable), then the tables where they
         are readable (a missing or truncated table is rebuilt, not fatal)."""
-        self.run_dir = os.environ.get(RUN_DIR_ENV) or self.run_dir
+        self.run_dir = (RunDir.here() or RunDir(self.run_dir)).path
         self.started = time.monotonic()
         self._history_stale = True
         rebuild_from_results(self)
         for table, store, key in (("trials", self.trials, lambda r: r["trial_id"]),
                                   ("history", self.history, lambda r: (r["trial_id"], int(r["epoch"])))):
             try:
-                frame = read_table(self.run_dir, table)
+                frame = RunDir(self.run_dir).read_table(table)
             except Exception:  # noqa: BLE001  (missing or corrupt: the results above stand)
                 continue
             for row in frame.to_dict("records"):
@@ -160,12 +157,12 @@ class ParquetRecorder(Callback):
         trials = pd.DataFrame(list(self.trials.values()))
         if not trials.empty:
             trials = trials.sort_values("trial_index", na_position="last", kind="stable")
-            write_table(trials, self.run_dir, "trials")
+            RunDir(self.run_dir).write_table(trials, "trials")
 
     def _write_history(self) -> None:
         history = pd.DataFrame(list(self.history.values()))
         if not history.empty:
-            write_table(history.sort_values(["trial_id", "epoch"]), self.run_dir, "history")
+            RunDir(self.run_dir).write_table(history.sort_values(["trial_id", "epoch"]), "history")
         self._history_stale = False
 
     def _announce(self, row: dict) -> None:

@@ -9,7 +9,8 @@ import pyarrow.fs as pafs
 from torch import nn
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.storage import read_table, resolve
+from bayesft_tune.run_dir import RunDir
+from bayesft_tune.storage import resolve
 from bayesft_tune.tasks.checkpoint import CHECKPOINT_FILE, load_state, model_from_state
 
 __all__ = ["load_trial_model", "returned_trial_id"]
@@ -18,13 +19,13 @@ __all__ = ["load_trial_model", "returned_trial_id"]
 def returned_trial_id(run_dir: str) -> str:
     """The trial the search returned (``selection.parquet``), else the best observed trial."""
     try:
-        selection = read_table(run_dir, "selection")
+        selection = RunDir(run_dir).read_table("selection")
         if not selection.empty and selection.chosen.any():
             return str(selection[selection.chosen].trial_id.iloc[0])
     except (OSError, FileNotFoundError):
         pass
     try:
-        trials = read_table(run_dir, "trials")
+        trials = RunDir(run_dir).read_table("trials")
     except (OSError, FileNotFoundError) as err:
         raise UserInputError(f"{run_dir!r} holds no trials.parquet; pass a search's run directory.") from err
     done = trials[trials.status == "completed"].dropna(subset=["objective_mean"])

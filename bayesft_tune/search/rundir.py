@@ -1,8 +1,9 @@
-"""A search's run directory: its config, ERM reference, tables and searcher state.
+"""What the search layer keeps in a run directory (:class:`~bayesft_tune.run_dir.RunDir`): its
+typed config, the ERM reference, the driver lock and the searcher's timings.
 
 A run directory has one identity: a search's config is written once, a second search
 with the same name is refused unless it resumes, and a resumed search writes only where
-the directory lives now (see ``recorder.RUN_DIR_ENV``).
+the directory lives now (``bayesft_tune.run_dir.RUN_DIR_ENV``).
 """
 
 from __future__ import annotations
@@ -20,70 +21,45 @@ import pyarrow.fs as pafs
 import torch
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.run_layout import CONFIG_FILE, LOCK_FILE, REFERENCE_FILE
+from bayesft_tune.run_dir import CONFIG_FILE, LOCK_FILE, REFERENCE_FILE, RunDir
 from bayesft_tune.search.config import SearchConfig
-from bayesft_tune.search.input_checks import run_files
 from bayesft_tune.storage import join, resolve
 from bayesft_tune.tasks.final import Reference
 
-__all__ = ["CONFIG_FILE", "LOCK_FILE", "REFERENCE_FILE", "driver_lock", "is_run_dir", "load_config", "load_reference", "refuse_existing",
-           "save_config", "save_reference", "searcher_seconds", "searcher_times", "storage_root"]
-
-
-
-def storage_root(path: str) -> str:
-    """Absolute local path, or the URI unchanged."""
-    return path if "://" in path else os.path.abspath(path)
+__all__ = ["driver_lock", "is_run_dir", "load_config", "load_reference", "refuse_existing", "save_config",
+           "save_reference", "searcher_seconds", "searcher_times"]
 
 
 def is_run_dir(run_dir: str) -> bool:
-    """True if ``run_dir`` holds a search's config."""
-    fs, root = resolve(run_dir)
-    return fs.get_file_info(f"{root}/{CONFIG_FILE}").type == pafs.FileType.File
+    """True if ``run_dir`` holds a search's manifest (``search_config.json``)."""
+    return RunDir(run_dir).is_run()
 
 
 def refuse_existing(run_dir: str, name: str) -> None:
     """A new search never writes into an existing run (it would mix two searches' trials): a
-    directory holding any of a run's own files is one (:data:`~bayesft_tune.search.input_checks.RUN_FILES`)."""
-    if is_run_dir(run_dir):
+    directory holding any of a run's own files is one (:data:`~bayesft_tune.run_dir.RUN_FILES`)."""
+    run = RunDir(run_dir)
+    if run.is_run():
         raise UserInputError(f"run name {name!r} is taken: {run_dir} already holds a search. Continue it with "
                              f"--resume {run_dir}, or start a new one with another --name.")
-    fs, root = resolve(run_dir)
-    found = run_files(fs, root)
+    found = run.own_files()
     if found:
         raise UserInputError(f"run name {name!r} is taken: {run_dir} holds files of an earlier run ({', '.join(found[:4])}) "
                              f"but no {CONFIG_FILE}, so it cannot be resumed. Keep it and start the new search with "
                              "another --name (bayesft-tune repair rebuilds its tables from its trials).")
 
 
-def _write_bytes(run_dir: str, file: str, data: bytes) -> None:
-    fs, root = resolve(run_dir)
-    fs.create_dir(root, recursive=True)
-    with fs.open_output_stream(f"{root}/{file}") as f:
-        f.write(data)
-
-
-def _read_bytes(run_dir: str, file: str) -> bytes:
-    fs, root = resolve(run_dir)
-    with fs.open_input_stream(f"{root}/{file}") as f:
-        return f.read()
-
-
 def save_config(cfg: SearchConfig, run_dir: str) -> None:
-    """Write ``search_config.json``."""
-    _write_bytes(run_dir, CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2).encode())
+    """Write the run's manifest, ``search_config.json``."""
+    RunDir(run_dir).write_manifest(cfg.to_dict())
 
 
 def load_config(run_dir: str, **overrides) -> SearchConfig:
     """The config a search saved in its run directory (for ``--resume``)."""
-    try:
-        values = json.loads(_read_bytes(run_dir, CONFIG_FILE).decode())
-    except (OSError, FileNotFoundError) as err:
-        raise UserInputError(f"{run_dir!r} is not a search run directory (no {CONFIG_FILE}): {err}. "
-                             "Pass the directory a search printed as its run directory.") from err
-    except ValueError as err:
-        raise UserInputError(f"{join(run_dir, CONFIG_FILE)} is not valid JSON ({err}); restore it from the "
-                             "search's printed settings or start a new search.") from err
+    values = RunDir(run_dir).manifest()
+    if values is None:
+        raise UserInputError(f"{run_dir!r} is not a search run directory (no {CONFIG_FILE}). "
+                             "Pass the directory a search printed as its run directory.")
     return SearchConfig.from_dict({**values, **overrides})
 
 
@@ -91,13 +67,13 @@ def save_reference(reference: Reference, run_dir: str) -> None:
     """Keep the ERM reference so a resumed search uses the same guard and ERM row."""
     buf = io.BytesIO()
     torch.save({"state": reference.state, "clean_accuracy": reference.clean_accuracy}, buf)
-    _write_bytes(run_dir, REFERENCE_FILE, buf.getvalue())
+    RunDir(run_dir).write_bytes(REFERENCE_FILE, buf.getvalue())
 
 
 def load_reference(run_dir: str) -> Reference | None:
     """The saved ERM reference, or None if the search has none yet."""
     try:
-        data = _read_bytes(run_dir, REFERENCE_FILE)
+        data = RunDir(run_dir).read_bytes(REFERENCE_FILE)
     except (OSError, FileNotFoundError):
         return None
     try:
@@ -149,7 +125,7 @@ def driver_lock(run_dir: str) -> Iterator[None]:
         raise UserInputError(f"{run_dir} is being run by another driver (host {held.get('host')}, PID "
                              f"{held.get('pid')}); one driver at a time. Wait for it to end, or, if that process is "
                              f"gone, delete {join(run_dir, LOCK_FILE)} and run --resume again.")
-    _write_bytes(run_dir, LOCK_FILE, json.dumps(mine).encode())
+    RunDir(run_dir).write_bytes(LOCK_FILE, json.dumps(mine).encode())
     if _read_lock(fs, path) != mine:  # another driver wrote in between: it wins
         raise UserInputError(f"{run_dir}: another driver took the run at the same moment; run --resume again later.")
     try:

@@ -27,7 +27,7 @@ from bayesft_tune.search.driver_jobs import (Prepared, ahead_job, candidates, fi
 from bayesft_tune.search.interrupt import raise_if_interrupted, remember_run_dir
 from bayesft_tune.search.outcome import SearchOutcome
 from bayesft_tune.search.preflight import busy_notice, check_ray_address, check_resources, check_storage_writable
-from bayesft_tune.run_layout import RUN_DIR_ENV
+from bayesft_tune.run_dir import RunDir, storage_root
 from bayesft_tune.search.repair import rebuild_from_results
 from bayesft_tune.search.session import ray_session
 from bayesft_tune.search.tail import scoring_ahead
@@ -48,7 +48,7 @@ def job_code(cfg: SearchConfig, run_dir: str) -> tuple[dict[str, str], list[str]
     """``(env, py_modules)`` of the search's Ray job: where the run directory lives now, and the
     user's task code every worker imports (:func:`~bayesft_tune.tasks.modules_to_ship`)."""
     paths, names = modules_to_ship(cfg.train.task)
-    return {RUN_DIR_ENV: run_dir, **({TASK_MODULES_ENV: ",".join(names)} if names else {})}, paths
+    return {**RunDir(run_dir).env(), **({TASK_MODULES_ENV: ",".join(names)} if names else {})}, paths
 
 
 def check_user_task(cfg: SearchConfig) -> None:
@@ -68,7 +68,7 @@ def repair_run(run_dir: str) -> tuple[int, int]:
     Returns:
         ``(trials, history rows)`` written.
     """
-    run_dir = rundir.storage_root(run_dir)
+    run_dir = storage_root(run_dir)
     cfg = rundir.load_config(run_dir)
     recorder = make_recorder(cfg, search_spec(cfg), run_dir)
     _keep_readable_rows(recorder)  # a trial whose result.json is unreadable keeps the rows it had
@@ -163,7 +163,7 @@ def run_search(cfg: SearchConfig) -> SearchOutcome:
     address = cfg.resources.address
     check_ray_address(address)
     name = cfg.storage.name or time.strftime("search-%Y%m%d-%H%M%S")
-    run_dir = join(rundir.storage_root(cfg.storage.storage_path), name)
+    run_dir = join(storage_root(cfg.storage.storage_path), name)
     check_storage_writable(run_dir)  # a storage service that does not answer: one line, in seconds
     rundir.refuse_existing(run_dir, name)
     check_user_task(cfg)
@@ -183,7 +183,7 @@ def resume_search(run_dir: str, address: str | None = None) -> SearchOutcome:
     """Continue an interrupted search where its run directory lives now (moved or copied
     directories included): Tune restores its trials, the searcher its Ax state."""
     started = time.perf_counter()
-    run_dir = rundir.storage_root(run_dir)
+    run_dir = storage_root(run_dir)
     cfg = rundir.load_config(run_dir, address=address)
     rundir.load_reference(run_dir)  # a damaged reference is refused before Ray starts
     remember_run_dir(run_dir)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 import threading
 from typing import Any, Iterator
 
@@ -29,7 +28,7 @@ import pandas as pd
 import torch
 from ray.tune import Callback
 
-from bayesft_tune.run_layout import RUN_DIR_ENV
+from bayesft_tune.run_dir import RunDir
 from bayesft_tune.tasks.checkpoint import load_state
 from bayesft_tune.tasks.final import Candidate, FinalJob, score_ahead
 from bayesft_tune.tasks.final_parts import UnitCache
@@ -145,7 +144,8 @@ class TailScorer(Callback):
         self.top_k, self.total, self.concurrency = int(top_k), int(total), int(concurrency)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info: Any) -> None:
-        ahead = _AHEAD.get(os.environ.get(RUN_DIR_ENV, ""))
+        here = RunDir.here()
+        ahead = _AHEAD.get(here.path) if here else None
         if ahead is None or not self._slot_free_for_good(trials, trial):
             return
         checkpoints = {t.trial_id: t.checkpoint for t in trials if t.checkpoint is not None}

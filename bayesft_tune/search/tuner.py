@@ -20,7 +20,7 @@ from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.driver_jobs import ranked_trials
 from bayesft_tune.search.extensions import BestCheckpointBoard, search_parts
-from bayesft_tune.run_layout import RUN_DIR_ENV
+from bayesft_tune.run_dir import RUN_DIR_ENV, RunDir, storage_root
 from bayesft_tune.search.recorder import ParquetRecorder
 from bayesft_tune.search.searcher import AxSearcher
 from bayesft_tune.search.session import scoped_environ
@@ -97,7 +97,7 @@ def make_tuner(cfg: SearchConfig, spec: TrialSpec, name: str, run_dir: str, floo
         tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=scheduler, num_samples=cfg.searcher.trials,
                                     metric=obj.name, mode=obj.direction, reuse_actors=True,
                                     trial_dirname_creator=_trial_dirname),
-        run_config=tune.RunConfig(name=name, storage_path=rundir.storage_root(cfg.storage.storage_path),
+        run_config=tune.RunConfig(name=name, storage_path=storage_root(cfg.storage.storage_path),
                                   failure_config=tune.FailureConfig(max_failures=cfg.resources.max_failures),
                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                                   verbose=0, callbacks=callbacks))
@@ -109,7 +109,7 @@ def fit_environment(cfg: SearchConfig, run_dir: str) -> Iterator[None]:
     where the run directory lives now (:data:`RUN_DIR_ENV`) and how many trials may wait
     for their actors at once (:data:`PENDING_TRIALS_ENV`: the concurrency, unless the user
     set it). Both are restored afterwards."""
-    with scoped_environ({RUN_DIR_ENV: run_dir,
+    with scoped_environ({**RunDir(run_dir).env(),
                          PENDING_TRIALS_ENV: os.environ.get(PENDING_TRIALS_ENV) or str(cfg.searcher.concurrency)}):
         yield
 

@@ -1,0 +1,154 @@
+"""A search's run directory, local or on an object store: :class:`RunDir`, the one home of its
+file names, its manifest (``search_config.json``, which also records where the task came
+from), its tables and the variable that says where a run lives now. The search, the checks,
+the trainables, ``evaluate``, ``repair``, ``watch`` and ``analysis`` all go through it."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pandas as pd
+import pyarrow.fs as pafs
+
+from bayesft_tune.errors import UserInputError
+from bayesft_tune.storage import join, read_table, resolve, write_table
+
+__all__ = ["CONFIG_FILE", "LOCK_FILE", "REFERENCE_FILE", "RUN_DIR_ENV", "RUN_FILES", "RUN_TABLES", "RunDir",
+           "run_files", "storage_root"]
+
+CONFIG_FILE = "search_config.json"
+"""The run's manifest: the search's settings, written once when it starts (what makes a
+directory resumable); its ``task`` is the reference the workers, ``evaluate`` and ``report`` resolve."""
+REFERENCE_FILE = "reference.pt"
+"""The ERM reference of the clean-accuracy guard."""
+LOCK_FILE = "driver.lock"
+"""Held by the one driver running the search (host, PID, start time); removed when it ends."""
+RUN_TABLES = ("trials.parquet", "history.parquet")
+"""Tables of a search run that no other output may overwrite."""
+RUN_FILES = (CONFIG_FILE, *RUN_TABLES, "robustness.parquet", "selection.parquet", REFERENCE_FILE, "tuner.pkl")
+"""A search's own files: a directory holding any of them (or Tune's ``experiment_state-*``, the
+searcher's ``searcher-state-*``, a ``trial_*`` directory) is a run."""
+RUN_PREFIXES = ("experiment_state-", "searcher-state-", "trial_")
+RUN_DIR_ENV = "BAYESFT_RUN_DIR"
+"""Where the run directory lives now; the search sets it for every worker of its Ray job (a
+restored Tune experiment still carries the paths it had when it started)."""
+
+
+def storage_root(path: str) -> str:
+    """Absolute local path, or the URI unchanged."""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def run_files(fs: pafs.FileSystem, directory: str) -> list[str]:
+    """The run's own files (and trial directories) that ``directory`` holds; empty: not a run."""
+    try:
+        entries = fs.get_file_info(pafs.FileSelector(directory, allow_not_found=True))
+    except (OSError, NotADirectoryError):
+        return []
+    return sorted(i.base_name for i in entries if i.base_name in RUN_FILES or i.base_name.startswith(RUN_PREFIXES))
+
+
+class RunDir:
+    """One run directory (a local path or a URI pyarrow understands: ``s3://``, ``gs://``).
+
+    Args:
+        path: the directory; a local path is made absolute.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = storage_root(os.fspath(path))
+
+    @classmethod
+    def here(cls) -> "RunDir | None":
+        """Where the run lives now, in the driver and every worker of its search
+        (:data:`RUN_DIR_ENV`); None outside a search."""
+        path = os.environ.get(RUN_DIR_ENV)
+        return cls(path) if path else None
+
+    def env(self) -> dict[str, str]:
+        """The environment that tells a worker where this run lives now."""
+        return {RUN_DIR_ENV: self.path}
+
+    def __repr__(self) -> str:
+        return f"RunDir({self.path!r})"
+
+    def join(self, *parts: str) -> str:
+        """A path (or URI) inside the run."""
+        return join(self.path, *parts)
+
+    def _fs(self) -> tuple[pafs.FileSystem, str]:
+        return resolve(self.path)
+
+    def has(self, name: str) -> bool:
+        """Whether the run holds the file ``name``."""
+        fs, root = self._fs()
+        return fs.get_file_info(f"{root}/{name}").type == pafs.FileType.File
+
+    def mtime(self, name: str) -> float | None:
+        """When the run's file ``name`` was last written (epoch seconds), or None if it has none."""
+        fs, root = self._fs()
+        info = fs.get_file_info(f"{root}/{name}")
+        return info.mtime.timestamp() if info.type == pafs.FileType.File and info.mtime else None
+
+    def kind(self) -> pafs.FileType:
+        """What the path is: a directory, a file, or not found."""
+        fs, root = self._fs()
+        return fs.get_file_info(root).type
+
+    def read_bytes(self, name: str) -> bytes:
+        """The bytes of the run's file ``name`` (OSError/FileNotFoundError if it has none)."""
+        fs, root = self._fs()
+        with fs.open_input_stream(f"{root}/{name}") as f:
+            return f.read()
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Write the run's file ``name`` (the directory is made if needed)."""
+        fs, root = self._fs()
+        fs.create_dir(root, recursive=True)
+        with fs.open_output_stream(f"{root}/{name}") as f:
+            f.write(data)
+
+    def is_run(self) -> bool:
+        """Whether a search wrote its manifest here (a run that can be resumed)."""
+        return self.has(CONFIG_FILE)
+
+    def own_files(self) -> list[str]:
+        """The run's own files it holds (:data:`RUN_FILES`); empty: no run's files at all."""
+        return run_files(*self._fs())
+
+    def manifest(self) -> dict[str, Any] | None:
+        """The search's settings (``search_config.json``) as a dict, or None if it has none.
+
+        Raises:
+            UserInputError: the file is not a JSON object.
+        """
+        try:
+            values = json.loads(self.read_bytes(CONFIG_FILE).decode("utf-8"))
+        except (OSError, FileNotFoundError):
+            return None
+        except (UnicodeDecodeError, ValueError) as err:
+            raise UserInputError(f"{self.join(CONFIG_FILE)} is not valid JSON ({err}); restore it from the "
+                                 "settings the search printed when it started, or start a new search.") from err
+        if not isinstance(values, dict):
+            raise UserInputError(f"{self.join(CONFIG_FILE)} must hold a JSON object of search settings; got "
+                                 f"{type(values).__name__}. Restore the file, or start a new search.")
+        return values
+
+    def write_manifest(self, values: dict[str, Any]) -> None:
+        """Write ``search_config.json`` (once, when the search starts)."""
+        self.write_bytes(CONFIG_FILE, json.dumps(values, indent=2).encode())
+
+    def task(self) -> str | None:
+        """The task reference the run's manifest records (None: no manifest, or the default task)."""
+        task = (self.manifest() or {}).get("task")
+        return task if isinstance(task, str) else None
+
+    def read_table(self, table: str) -> pd.DataFrame:
+        """``<run>/<table>.parquet`` into pandas, as written."""
+        return read_table(self.path, table)
+
+    def write_table(self, frame: pd.DataFrame, table: str) -> str:
+        """Write ``frame`` as ``<run>/<table>.parquet``, conformed to the schema, atomically."""
+        return write_table(frame, self.path, table)
