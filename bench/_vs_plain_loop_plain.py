@@ -29,9 +29,9 @@ def returned_auc(robustness: pd.DataFrame) -> float:
 
 def _plain_trial(spec: TrialSpec, knobs: Knobs, device: torch.device) -> tuple[dict, dict | None]:
     """Train one trial; return its last evaluated metrics and the checkpoint state of that epoch."""
-    from bayesft_tune.tasks.trial import ClassificationTrial
+    from bayesft_tune.tasks.trial import Trial
 
-    trial, last, state = ClassificationTrial(spec, knobs, device), {}, {}
+    trial, last, state = Trial(spec, knobs, device), {}, {}
 
     def report(metrics: dict, evaluated: bool) -> None:
         if evaluated:

@@ -1,7 +1,7 @@
 """Benchmark: what a finished search's trials cost when retrained one at a time, alone.
 
 Retrains every trial of a run directory in this process on one thread (the plain loop's way
-in ``bench/vs_plain_loop.py``: ``ClassificationTrial`` built from the trial's own
+in ``bench/vs_plain_loop.py``: ``Trial`` built from the trial's own
 ``params.json``, run to its last epoch), and prints each trial's wall beside the wall the
 search recorded (``trials.parquet`` ``wall_time_s``: Tune's ``time_total_s``, which includes
 the worker's set-up of the trial and whatever shared the cores with it). It separates two
@@ -30,7 +30,7 @@ def replay(run_dir: Path) -> list[dict]:
     import torch
 
     from bayesft_tune.tasks.spec import TrialSpec
-    from bayesft_tune.tasks.trial import ClassificationTrial
+    from bayesft_tune.tasks.trial import Trial
 
     torch.set_num_threads(1)
     recorded = pd.read_parquet(run_dir / "trials.parquet").set_index("trial_index").wall_time_s
@@ -40,7 +40,7 @@ def replay(run_dir: Path) -> list[dict]:
     for config in configs:
         spec = TrialSpec.from_config(config)
         start = time.perf_counter()
-        ClassificationTrial(spec, spec.knobs(config), torch.device("cpu")).run(lambda metrics, epoch: None)
+        Trial(spec, spec.knobs(config), torch.device("cpu")).run(lambda metrics, epoch: None)
         index = int(config["ax_trial_index"])
         rows.append({"trial_index": index, "replay_wall_s": time.perf_counter() - start,
                      "search_wall_s": float(recorded.get(index, float("nan")))})

@@ -10,7 +10,7 @@ from a fresh interpreter under ``/usr/bin/time -v`` (else wall time and
   sequential loop with the library's own functions: same ``SearchConfig`` (network, data
   split, budget, search space, objective, seed), ERM reference (``train_reference``),
   clean-accuracy floor (``driver_jobs.min_clean``), Ax ``Client`` (``make_client``, outcome
-  constraint ``clean_accuracy >= floor``), ``ClassificationTrial`` per trial,
+  constraint ``clean_accuracy >= floor``), ``Trial`` per trial,
   ``client.get_next_trials(max_trials=1)`` / ``client.complete_trial`` one trial at a time,
   top-k candidates and ``run_final(FinalJob)``; one core (``torch.set_num_threads(1)``,
   ``OMP_NUM_THREADS=1``).

@@ -42,6 +42,9 @@ def smoke_env(data_dir, tmp_path_factory):
         os.environ[SMOKE_ENV] = saved
 
 
+DETECTION = "pennfudan_maskrcnn"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("task", TASKS.names())
 def test_smoke_search(smoke_env, tmp_path, task):
@@ -50,7 +53,8 @@ def test_smoke_search(smoke_env, tmp_path, task):
     from bayesft_tune.search.runner import run_search
 
     cfg = SearchConfig(task=task, data_dir=str(smoke_env), trials=1, concurrency=1, epochs=1, samples=2,
-                       robustness_samples=2, robustness_sigmas=(0.0, 0.9), erm_baseline=False, clean_guard=None,
+                       robustness_samples=2, robustness_sigmas=(0.0, 0.9), erm_baseline=task == DETECTION,
+                       clean_guard=None,
                        objective="drifted_loss", verbose=False, storage_path=str(tmp_path), name="smoke")
     out = run_search(cfg)
     trials = pd.read_parquet(tmp_path / "smoke" / "trials.parquet")
@@ -63,9 +67,23 @@ def test_smoke_search(smoke_env, tmp_path, task):
     for col in ("objective_mean", "objective_sem", "clean_accuracy", "drifted_accuracy", "train_loss"):
         assert math.isfinite(row[col]), col
     assert 0.0 <= row.clean_accuracy <= 1.0 and 0.0 <= row.drifted_accuracy <= 1.0
-    if task == "pennfudan_maskrcnn":  # objective = 1 - drifted mAP
+    if task == DETECTION:  # objective = 1 - drifted mAP
         assert row.objective_mean == pytest.approx(1.0 - row.drifted_accuracy)
     assert len(history) == 1 and history.epoch.iloc[0] == 1
-    robust = out.robustness
-    assert list(robust.method.unique()) == ["bayesft"] and sorted(robust.sigma) == [0.0, 0.9]
+    robust = out.robustness  # detection's final job also trains its ERM detector (no reference to reuse)
+    assert list(robust.method.unique()) == (["bayesft", "erm"] if task == DETECTION else ["bayesft"])
+    assert sorted(robust[robust.method == "bayesft"].sigma) == [0.0, 0.9]
     assert robust.accuracy_mean.between(0, 1).all()
+
+
+def test_every_kind_a_task_may_declare_has_one_implementation():
+    from typing import get_args, get_type_hints
+
+    from bayesft_tune.tasks.kinds import KINDS, TaskKind, kind_of
+    from bayesft_tune.tasks.task import Task
+
+    declared = set(get_args(get_type_hints(Task)["kind"]))
+    assert declared == set(KINDS)
+    for name, kind in KINDS.items():
+        assert isinstance(kind, TaskKind) and kind.name == name and isinstance(kind.guarded, bool)
+    assert {kind_of(get_task(t)).name for t in TASKS.names()} == declared  # both kinds are in use

@@ -12,7 +12,7 @@ import torch
 
 from bayesft_tune.objective import Objective
 from bayesft_tune.tasks import Space, TrialSpec, get_task
-from bayesft_tune.tasks.trial import ClassificationTrial
+from bayesft_tune.tasks.trial import Trial
 
 
 def _history(eval_epochs: tuple[int, ...]) -> list[dict]:
@@ -22,7 +22,7 @@ def _history(eval_epochs: tuple[int, ...]) -> list[dict]:
                      select_seed=5, eval_epochs=eval_epochs)
     knobs = spec.knobs({name: 0.3 for name in task.parameter_names()})
     reports: list[dict] = []
-    ClassificationTrial(spec, knobs, torch.device("cpu")).run(lambda metrics, evaluated: reports.append(metrics))
+    Trial(spec, knobs, torch.device("cpu")).run(lambda metrics, evaluated: reports.append(metrics))
     return reports
 
 

@@ -6,9 +6,8 @@ Everything else (what a trial trains and measures) is Ray-free, in
 
 from __future__ import annotations
 
-import importlib
 import tempfile
-from typing import Any, Callable
+from typing import Callable
 
 import ray
 import torch
@@ -22,11 +21,11 @@ from bayesft_tune.tasks.source import register_task
 from bayesft_tune.tasks.space import Knobs
 from bayesft_tune.tasks.task import Task
 from bayesft_tune.tasks.spec import TrialSpec
-from bayesft_tune.tasks.trial import ClassificationTrial
+from bayesft_tune.tasks.trial import Trial
 from bayesft_tune.training import Trainer
 
 __all__ = ["EARLIER_EPOCHS", "WARM_START_CHECKPOINT", "WARM_START_FROM", "EpochBatcher", "report",
-           "restore", "resolve_target", "run_trial", "set_threads_from_resources", "trial_device"]
+           "restore", "run_trial", "set_threads_from_resources", "trial_device"]
 
 WARM_START_CHECKPOINT = "warm_start_checkpoint"
 """Config key: the checkpoint a warm-started trial loads its weights from, relative to the run
@@ -125,28 +124,19 @@ class EpochBatcher:
         self.deliver({**metrics, EARLIER_EPOCHS: batch}, checkpoint)
 
 
-def resolve_target(target: str) -> Callable[..., Any]:
-    """The function a ``"module:function"`` string names (task-specific trainables)."""
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def run_trial(config: dict, splits: Splits | None = None, task: Task | None = None) -> None:
     """Function trainable of every task: ``config`` is ``TrialSpec.to_config(params)``.
 
     ``splits``: the task's data split when the search's driver shares the copy it loaded
     (``tune.with_parameters``: one copy in Ray's object store); None: the worker loads it.
-    Task-specific trainables always load their own. ``task``: the Task of an ``object:``
+    ``task``: the Task of an ``object:``
     reference, shipped by value (every other reference resolves in the worker)."""
     spec = TrialSpec.from_config(config)
     if task is not None:
         register_task(spec.task, task)
-    task = spec.get_task()
-    if task.trainable is not None:
-        return resolve_target(task.trainable)(config)
     set_threads_from_resources()
     knobs = spec.knobs(config)
-    trial = ClassificationTrial(spec, knobs, trial_device(), splits)
+    trial = Trial(spec, knobs, trial_device(), splits)
     restore(trial.trainer)
     warm = warm_start(trial.trainer, config)
     batcher = EpochBatcher(lambda metrics, ckpt: report(trial.trainer, spec, knobs, {**metrics, **warm}, ckpt),

@@ -27,10 +27,10 @@ from bayesft_tune.seeds import stream_seed
 from bayesft_tune.storage import resolve, write_table
 from bayesft_tune.tasks import register_task, shipped_task
 from bayesft_tune.tasks.checkpoint import load_state
-from bayesft_tune.tasks.final import Candidate, FinalJob, Reference, erm_test_rows, run_final, train_reference
+from bayesft_tune.tasks.final import Candidate, FinalJob, Reference, erm_test_rows, train_reference
+from bayesft_tune.tasks.kinds import kind_of
 from bayesft_tune.tasks.final_parts import UnitCache
 from bayesft_tune.tasks.spec import TrialSpec
-from trainables._common import resolve_target
 
 __all__ = ["Prepared", "ahead_job", "candidates", "final_job", "final_tables", "in_thread", "min_clean", "ranked_trials",
            "reference", "runs_in_driver", "say", "start_reference", "write_pareto"]
@@ -102,7 +102,7 @@ class Prepared:
 def reference(cfg: SearchConfig, spec: TrialSpec, run_dir: str) -> Reference | None:
     """The ERM reference: trained once per run and kept in the run directory."""
     wanted = cfg.final.erm_baseline or cfg.scoring.clean_guard is not None
-    if spec.get_task().kind != "classification" or not wanted:
+    if not kind_of(spec.get_task()).guarded or not wanted:
         return None
     saved = rundir.load_reference(run_dir)
     if saved is not None:
@@ -167,12 +167,9 @@ def _trial_data(spec: TrialSpec) -> Splits | None:
     """The trials' data split, loaded once in the driver of a local CPU search (the reference
     loaded it already) for the trial workers: each worker loading its own copy cost ~1.2
     core-s at the start of its first trial (scikit-learn's import and the split, default
-    search), while both cores were busy booting the workers. None for a task with its own
-    trainable (it loads its data itself)."""
-    task = spec.get_task()
-    if task.trainable is not None:
-        return None
-    return spec.splits()
+    search), while both cores were busy booting the workers. None for a detection task (its
+    workers load their own images)."""
+    return spec.splits() if kind_of(spec.get_task()).guarded else None
 
 
 def min_clean(cfg: SearchConfig, ref: Reference | None) -> float | None:
@@ -218,8 +215,8 @@ def final_job(cfg: SearchConfig, spec: TrialSpec, top: tuple[Candidate, ...], pr
 def ahead_job(cfg: SearchConfig, spec: TrialSpec, prepared: Prepared, floor: float | None) -> FinalJob | None:
     """The final job's template for scoring ahead in the tail (:mod:`~bayesft_tune.search.tail`),
     or None where it does not apply: trials one at a time (no tail), the final job not in
-    this process, or a task with its own final job."""
-    if cfg.searcher.concurrency < 2 or not runs_in_driver(cfg) or spec.get_task().robustness:
+    this process, or a kind of task whose final job does not re-select (detection)."""
+    if cfg.searcher.concurrency < 2 or not runs_in_driver(cfg) or not kind_of(spec.get_task()).guarded:
         return None
     return final_job(cfg, spec, (), prepared, floor)
 
@@ -231,13 +228,15 @@ def final_tables(cfg: SearchConfig, spec: TrialSpec, top: tuple[Candidate, ...],
     draws (``cache``: units scored ahead in the driver, :mod:`~bayesft_tune.search.tail`)."""
     fin = cfg.final
     job = final_job(cfg, spec, top, prepared, floor)
-    task = spec.get_task()
     say(cfg, f"re-scoring the top {len(top)} trials with fresh validation draws; test table "
              f"(T = {fin.robustness_samples}, {_levels_text(spec.drift, fin.robustness_sigmas)})")
     pause_at("final")  # test hook (bayesft_tune/faults.py), off unless BAYESFT_PAUSE_AT is set
-    if task.robustness:
-        return _call(cfg, resolve_target(task.robustness), job)
     return _call(cfg, functools.partial(run_final, cache=cache) if cache is not None else run_final, job)
+
+
+def run_final(job: FinalJob, cache: UnitCache | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The final job of the job's kind of task (a plain function: Ray runs it as a task off the driver)."""
+    return kind_of(job.spec.get_task()).final(job, cache)
 
 
 def _levels_text(drift: str, levels) -> str:

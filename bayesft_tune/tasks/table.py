@@ -36,7 +36,5 @@ TABLE: tuple[Task, ...] = (
          smoke={"batch_size": 2, "eval_batch_size": 2,
                 "model_kwargs": {"backbone": "tiny", "min_size": 64, "max_size": 96,
                                  "mask_layers": (16, 16, 16, 16)}},
-         trainable="trainables.pennfudan_maskrcnn:train_detection",
-         robustness="trainables.pennfudan_maskrcnn:detection_robustness",
          description="Mask R-CNN ResNet-50-FPN (random init), PennFudanPed, 3 x H x W, SGD"),
 )

@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any, Callable, Literal, Union
 
 import torch
 from torch import nn
@@ -78,10 +78,8 @@ class Task:
             of the width knob has at most as many parameters).
         arch_knobs: architecture knobs the model accepts (``"width"``, ``"activation"``,
             ``"norm"``); ``"width"`` is added when ``widths_kwarg`` is given.
-        kind: ``"classification"`` or ``"detection"`` (scores are mAP; no ERM reference).
-        trainable: ``"module:function"`` of a task-specific Ray Tune trainable (None: the
-            classification trainable).
-        robustness: ``"module:function"`` of a task-specific final robustness job.
+        kind: ``"classification"`` or ``"detection"`` (scores are mAP; no ERM reference): how
+            the one trial loop trains and scores it (:mod:`~bayesft_tune.tasks.kinds`).
         description: one line for listings (model, dataset, input).
     """
 
@@ -97,9 +95,7 @@ class Task:
     widths_kwarg: str | None = None
     base_widths: tuple[int, ...] = ()
     arch_knobs: tuple[str, ...] = ()
-    kind: str = "classification"
-    trainable: str | None = None
-    robustness: str | None = None
+    kind: Literal["classification", "detection"] = "classification"
     description: str = ""
 
     def __post_init__(self) -> None:

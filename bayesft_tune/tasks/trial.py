@@ -1,7 +1,7 @@
-"""One classification trial, independent of Ray: train the knobs' network, score it per epoch.
+"""One trial of any task, independent of Ray: train the knobs' network, score it per epoch.
 
 The Ray Tune trainable (``trainables.run_trial``) and a plain loop (``bench/vs_plain_loop.py``)
-both run :class:`ClassificationTrial`; only how a report is delivered differs.
+both run :class:`Trial`; only how a report is delivered differs.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import torch
 from torch import nn
 
 from bayesft_tune.data import Splits
-from bayesft_tune.evaluation import as_batches, evaluate_under_drift, score_batches
+from bayesft_tune.evaluation import evaluate_under_drift
 from bayesft_tune.objective import Objective
 from bayesft_tune.tasks.checkpoint import build_network
+from bayesft_tune.tasks.kinds import kind_of
 from bayesft_tune.tasks.space import Knobs
 from bayesft_tune.tasks.spec import TrialSpec
 from bayesft_tune.tasks.task import cached_data
-from bayesft_tune.training import TrainConfig, Trainer
 
-__all__ = ["ClassificationTrial", "Report", "cached_data", "describe", "drift_metrics"]
+__all__ = ["Report", "Trial", "cached_data", "describe", "drift_metrics"]
 
 Report = Callable[[dict, bool], None]
 """``report(metrics, checkpoint)``: deliver one epoch's metrics; ``checkpoint`` says whether
@@ -42,8 +42,9 @@ def describe(task_slots: list[str], knobs: Knobs, lr: float, model: nn.Module) -
             "parameter_count": sum(p.numel() for p in model.parameters())}
 
 
-class ClassificationTrial:
-    """Train one trial's network epoch by epoch and report clean and drifted validation scores.
+class Trial:
+    """Train one trial's network epoch by epoch and report clean and drifted validation scores,
+    for every kind of task (:mod:`~bayesft_tune.tasks.kinds`).
 
     Args:
         spec: the search's shared trial spec.
@@ -56,29 +57,28 @@ class ClassificationTrial:
     def __init__(self, spec: TrialSpec, knobs: Knobs, device: torch.device, splits: Splits | None = None) -> None:
         self.spec, self.knobs, self.device = spec, knobs, device
         task = spec.get_task()
+        self.kind = kind_of(task)
         self.splits = splits if splits is not None else spec.splits()
         torch.manual_seed(spec.train_seed)
         self.model = build_network(task, knobs)
-        cfg = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, lr=knobs.lr or spec.lr,
-                          weight_decay=knobs.weight_decay, noise_injection=knobs.noise,
-                          noise_drift=spec.drift, noise_level=spec.objective.target_sigma)
-        self.trainer = Trainer(self.model, self.splits.train, cfg, seed=spec.train_seed, device=device)
-        self.val = as_batches(self.splits.val, task.eval_batch_size, device)
-        self.description = describe(task.slots(), knobs, cfg.lr, self.model)
+        self.trainer = self.kind.trainer(spec, knobs, self.model, self.splits.train, device)
+        self.val = self.kind.batches(self.splits.val, task.eval_batch_size, device)
+        self.description = describe(task.slots(), knobs, knobs.lr or spec.lr, self.model)
 
     def run(self, report: Report) -> None:
         """Train the remaining epochs; report after each (the MC objective on ``eval_epochs``)."""
-        start = time.perf_counter()
-        while self.trainer.epochs_done < self.spec.epochs:
+        start, spec = time.perf_counter(), self.spec
+        while self.trainer.epochs_done < spec.epochs:
             train_loss = self.trainer.epoch()
-            clean_loss, clean_acc = score_batches(self.model.eval(), self.val)
-            evaluated = self.trainer.epochs_done in self.spec.eval_epochs
+            clean_loss, clean_acc = self.kind.clean(self.model.eval(), self.val)
+            evaluated = self.trainer.epochs_done in spec.eval_epochs
             metrics = {"epoch": self.trainer.epochs_done, "train_loss": train_loss, "clean_loss": clean_loss,
                        "clean_accuracy": clean_acc, "drift_evaluated": evaluated, "device": str(self.device),
                        **self.description}
             if evaluated:
-                metrics.update(drift_metrics(self.model, self.splits.val, self.spec.objective,
-                                             self.spec.drift, self.spec.select_seed))
+                frame = self.kind.drift_frame(self.model, self.splits.val, spec, spec.objective.eval_sigmas,
+                                              spec.objective.samples, spec.select_seed)
+                metrics.update(spec.objective.score(frame))
             metrics["time_s"] = time.perf_counter() - start
             if self.device.type == "cuda":
                 metrics["gpu_mem_peak_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
