@@ -20,9 +20,10 @@ import pyarrow.parquet as pq
 from scipy import stats
 
 from bayesft_tune.errors import UserInputError
+from bayesft_tune.run_dir import RunDir
 from bayesft_tune.schema import (SCHEMA_VERSION, TABLES, VERSION_KEY, check_key_columns, conform,
                                  slot_columns)
-from bayesft_tune.storage import read_table, resolve
+from bayesft_tune.storage import resolve
 
 from analysis.trials import best_trials, convergence
 
@@ -80,15 +81,18 @@ def _read(run_dir: str, table: str, required: bool) -> pd.DataFrame:
     """Read and re-type one table; raise a :class:`UserInputError` naming the file on failure."""
     fs, root = resolve(run_dir)
     path = posixpath.join(root, f"{table}.parquet")
-    if fs.get_file_info(path).type == pafs.FileType.NotFound:
+    run = RunDir(run_dir)
+    missing = fs.get_file_info(path).type == pafs.FileType.NotFound
+    if missing and not run.parts(table):
         if not required:
             return _empty(table)
         raise UserInputError(
             f"a run directory must contain {table}.parquet; {path} does not exist. "
             "Pass the directory a search wrote (the one holding trials.parquet).")
     try:
-        _check_version(fs, path)
-        frame = read_table(run_dir, table)
+        if not missing:
+            _check_version(fs, path)
+        frame = run.read_table(table)  # with the fragments of a search still running
     except (OSError, pa.ArrowException) as exc:
         raise UserInputError(
             f"{path} must be a readable Parquet file; reading it failed ({exc}). The file is "

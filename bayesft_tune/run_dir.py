@@ -11,11 +11,12 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.storage import join, read_table, resolve, write_table
+from bayesft_tune.storage import join, read_table, resolve, write_rows, write_table
 
-__all__ = ["CONFIG_FILE", "LOCK_FILE", "REFERENCE_FILE", "RUN_DIR_ENV", "RUN_FILES", "RUN_TABLES", "RunDir",
+__all__ = ["CONFIG_FILE", "LOCK_FILE", "PARTS", "REFERENCE_FILE", "RUN_DIR_ENV", "RUN_FILES", "RUN_TABLES", "RunDir",
            "run_files", "storage_root"]
 
 CONFIG_FILE = "search_config.json"
@@ -30,7 +31,12 @@ RUN_TABLES = ("trials.parquet", "history.parquet")
 RUN_FILES = (CONFIG_FILE, *RUN_TABLES, "robustness.parquet", "selection.parquet", REFERENCE_FILE, "tuner.pkl")
 """A search's own files: a directory holding any of them (or Tune's ``experiment_state-*``, the
 searcher's ``searcher-state-*``, a ``trial_*`` directory) is a run."""
-RUN_PREFIXES = ("experiment_state-", "searcher-state-", "trial_")
+PARTS = {"history": ("trial_id", "epoch")}
+"""Tables that grow by fragments while a search runs (:meth:`RunDir.append`), and the key of
+their rows: ``<table>.parts/`` holds one small Parquet file per report, compacted into
+``<table>.parquet`` when the search ends (and by ``repair``). Readers take both, a fragment's row
+winning over the compacted file's (a compaction cut short leaves rows in both)."""
+RUN_PREFIXES = ("experiment_state-", "searcher-state-", "trial_", *(f"{t}.parts" for t in PARTS))
 RUN_DIR_ENV = "BAYESFT_RUN_DIR"
 """Where the run directory lives now; the search sets it for every worker of its Ray job (a
 restored Tune experiment still carries the paths it had when it started)."""
@@ -146,9 +152,45 @@ class RunDir:
         return task if isinstance(task, str) else None
 
     def read_table(self, table: str) -> pd.DataFrame:
-        """``<run>/<table>.parquet`` into pandas, as written."""
-        return read_table(self.path, table)
+        """``<run>/<table>.parquet`` into pandas, with the fragments of a table that grows by them
+        (:data:`PARTS`; the file may then be missing). Raises OSError/FileNotFoundError if neither is there."""
+        parts = self.parts(table)
+        if not parts:
+            return read_table(self.path, table)
+        frames = [read_table(self.path, table)] if self.has(f"{table}.parquet") else []
+        fs, _ = self._fs()
+        frames += [pq.read_table(p, filesystem=fs).to_pandas() for p in parts]
+        both = pd.concat(frames, ignore_index=True)
+        return both.drop_duplicates(list(PARTS[table]), keep="last").reset_index(drop=True)
 
     def write_table(self, frame: pd.DataFrame, table: str) -> str:
-        """Write ``frame`` as ``<run>/<table>.parquet``, conformed to the schema, atomically."""
-        return write_table(frame, self.path, table)
+        """Write ``frame`` as ``<run>/<table>.parquet``, conformed to the schema, atomically; for a
+        table that grows by fragments, ``frame`` is the whole table and the fragments go (compaction)."""
+        path = write_table(frame, self.path, table)
+        if table in PARTS:
+            fs, root = self._fs()
+            if fs.get_file_info(f"{root}/{table}.parts").type == pafs.FileType.Directory:
+                fs.delete_dir(f"{root}/{table}.parts")
+        return path
+
+    def append(self, rows: list[dict], table: str, name: str) -> str:
+        """Add ``rows`` to ``table`` as the fragment ``name`` (O(rows), whatever the table's size)."""
+        return write_rows(rows, self.join(f"{table}.parts", f"{name}.parquet"), table)
+
+    def remove_parts(self, table: str, names: list[str]) -> None:
+        """Delete the fragments ``names`` of ``table`` (their rows are in a fragment written since)."""
+        fs, root = self._fs()
+        for name in names:
+            fs.delete_file(f"{root}/{table}.parts/{name}.parquet")
+
+    def parts(self, table: str) -> list[str]:
+        """The fragment files of ``table`` in write order of their names (empty: none)."""
+        if table not in PARTS:
+            return []
+        fs, root = self._fs()
+        try:
+            found = fs.get_file_info(pafs.FileSelector(f"{root}/{table}.parts", allow_not_found=True))
+        except (OSError, NotADirectoryError):
+            return []
+        return sorted(i.path for i in found if i.type == pafs.FileType.File and i.base_name.endswith(".parquet")
+                      and not i.base_name.startswith("."))

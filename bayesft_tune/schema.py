@@ -214,14 +214,22 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
         raise UserInputError(f"columns {extra} are not in the {table} schema "
                              f"(version {SCHEMA_VERSION}); add them to bayesft_tune/schema.py.")
     out = frame.reindex(columns=list(spec))
+    try:
+        return out.astype(spec)
+    except (ValueError, TypeError) as err:
+        raise _type_error(out, spec, table) from err
+
+
+def _type_error(frame: pd.DataFrame, spec: dict[str, str], table: str) -> UserInputError:
+    """The error naming the first column of ``frame`` whose values do not convert to ``spec``'s type."""
     for column, dtype in spec.items():
         try:
-            out[column] = out[column].astype(dtype)
+            frame[column].astype(dtype)
         except (ValueError, TypeError) as err:
-            raise UserInputError(f"column {column!r} of a {table} table must hold {dtype} values; got "
-                                 f"{out[column].head(3).tolist()} ({err}). Restore the file, or rebuild a run's "
-                                 "tables with `bayesft-tune repair RUN`.") from err
-    return out
+            return UserInputError(f"column {column!r} of a {table} table must hold {dtype} values; got "
+                                  f"{frame[column].head(3).tolist()} ({err}). Restore the file, or rebuild a "
+                                  "run's tables with `bayesft-tune repair RUN`.")
+    return UserInputError(f"a {table} table's columns do not convert to the schema's types; restore the file.")
 
 
 def check_key_columns(frame: pd.DataFrame, table: str, where: str) -> None:

@@ -58,6 +58,7 @@ class ParquetRecorder(Callback):
         self.history: dict[tuple[str, int], dict] = {}
         self.best: float | None = None
         self._history_stale = True  # history.parquet may differ from self.history (nothing written yet)
+        self._fresh: dict[str, dict[str, list[dict]]] = {}  # trial id -> its report fragments since the last whole write
 
     def setup(self, **info: Any) -> None:
         """Follow the run directory the runner names now; reload what a previous driver recorded:
@@ -78,11 +79,27 @@ class ParquetRecorder(Callback):
 
     # ---- Tune hooks -------------------------------------------------------------------
     def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info: Any) -> None:
-        for row in self.history_rows(trial.trial_id, result):
+        rows = self.history_rows(trial.trial_id, result)
+        for row in rows:
             self.history[(trial.trial_id, int(row["epoch"]))] = row
         # Written at once: the report carried a checkpoint, and a trial resumed from it
-        # (after a driver loss) never reports this epoch again.
-        self._write_history()
+        # (after a driver loss) never reports this epoch again. As a fragment of the report's
+        # rows: O(1) per report, whatever the table's size (:meth:`_fold` and the end compact).
+        if self._history_stale:
+            self._write_history()
+            return
+        name = f"{trial.trial_id}-{int(rows[-1]['epoch']):06d}"
+        RunDir(self.run_dir).append(rows, "history", name)
+        self._fresh.setdefault(trial.trial_id, {}).update({name: rows})
+
+    def _fold(self, trial_id: str) -> None:
+        """A finished trial's report fragments become one (``<trial_id>``: sorts after them), so the
+        compaction at the end deletes one file per trial, not one per report."""
+        fresh = self._fresh.pop(trial_id, {})
+        if len(fresh) > 1:
+            run = RunDir(self.run_dir)
+            run.append([row for rows in fresh.values() for row in rows], "history", trial_id)
+            run.remove_parts("history", list(fresh))
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info: Any) -> None:
         result = trial.last_result or {}
@@ -125,6 +142,7 @@ class ParquetRecorder(Callback):
     def _record(self, trial, status: str, error: str | None, announce: bool = True) -> None:
         row = self.trial_row(trial.trial_id, trial.config, trial.last_result or {}, status, error)
         self.trials[trial.trial_id] = row
+        self._fold(trial.trial_id)
         self._write_trials()
         if self._history_stale:  # set by __init__ and setup (Tune calls it on every driver, resumed too)
             self._write_history()
@@ -164,6 +182,7 @@ class ParquetRecorder(Callback):
         if not history.empty:
             RunDir(self.run_dir).write_table(history.sort_values(["trial_id", "epoch"]), "history")
         self._history_stale = False
+        self._fresh = {}
 
     def _announce(self, row: dict) -> None:
         value = row["objective_mean"]

@@ -83,7 +83,7 @@ def _keep_readable_rows(recorder) -> None:
     for table, rows, key in (("trials", recorder.trials, lambda r: r["trial_id"]),
                              ("history", recorder.history, lambda r: (r["trial_id"], int(r["epoch"])))):
         try:
-            frame = read_table(recorder.run_dir, table)
+            frame = RunDir(recorder.run_dir).read_table(table)
         except (OSError, ValueError, UserInputError):
             continue
         for row in frame.astype(object).where(frame.notna(), None).to_dict("records"):
