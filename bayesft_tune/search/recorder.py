@@ -1,9 +1,9 @@
 """Tune callback that keeps ``trials.parquet`` and ``history.parquet`` current during a search.
 
-``trials.parquet`` is rewritten atomically whenever a trial finishes and
-``history.parquet`` whenever a trial reports an epoch (~5 ms for 300 rows; not again
-when the trial then finishes: nothing changed), so a driver that dies leaves every
-finished trial and every reported epoch on disk; on
+``trials.parquet`` is rewritten atomically whenever a trial finishes; each report adds a
+fragment of its rows under ``history.parts/`` (O(1) per report; folded into one per trial when
+the trial finishes, compacted into ``history.parquet`` at the end: :class:`~bayesft_tune.run_dir.RunDir`),
+so a driver that dies leaves every finished trial and every reported epoch on disk; on
 ``--resume`` the recorder reloads them and replaces rows by ``trial_id`` (and
 ``(trial_id, epoch)``), so nothing is duplicated.
 """
