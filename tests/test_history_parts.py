@@ -3,7 +3,7 @@ ends: readers see one table throughout, nothing lost and nothing twice (real rec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pandas as pd
 import pyarrow.dataset as ds
@@ -15,12 +15,9 @@ from bayesft_tune.search.recorder import ParquetRecorder
 from bayesft_tune.storage import write_table
 
 
-@dataclass
-class Trial:
-    trial_id: str
-    config: dict = field(default_factory=dict)
-    last_result: dict = field(default_factory=dict)
-    status: str = "RUNNING"
+def Trial(trial_id: str, config: dict | None = None) -> SimpleNamespace:
+    """What the recorder reads of a Tune trial."""
+    return SimpleNamespace(trial_id=trial_id, config=config or {}, last_result={}, status="RUNNING")
 
 
 def _result(epoch: int) -> dict:
