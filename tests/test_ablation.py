@@ -77,7 +77,7 @@ def test_ablation_config_is_validated_in_one_place():
     assert [v.variant for v in cfg.variants()] == ["reference", "dropout_0.5"]
     for bad, match in [({"seeds": 0}, "ablation needs --seeds >= 1 .*got 0. Fix --seeds"),
                        ({"rates": (1.5,)}, "--rates rates in \\[0, 1\\); got \\(1.5,\\)"),
-                       ({"sigmas": (-1.0,)}, "--sigmas σ values >= 0"), ({"alpha": 2.0}, "--alpha in \\(0, 1\\)"),
+                       ({"sigmas": (-1.0,)}, "--sigmas finite σ values >= 0"), ({"alpha": 2.0}, "--alpha in \\(0, 1\\)"),
                        ({"only": ("nope",)}, "unknown ablation variants \\['nope'\\]")]:
         with pytest.raises(UserInputError, match=match):
             AblationConfig(**bad)
