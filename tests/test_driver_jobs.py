@@ -75,13 +75,13 @@ class _Trial:
 
 
 def test_a_finishing_trial_rewrites_the_trials_table_but_not_an_unchanged_history(tmp_path, monkeypatch):
-    from bayesft_tune.search import recorder as recorder_module
-    from bayesft_tune.storage import read_table
+    from bayesft_tune.run_dir import RunDir
 
     written = []
-    real = recorder_module.write_table
-    monkeypatch.setattr(recorder_module, "write_table", lambda frame, run_dir, name: (written.append(name),
-                                                                                     real(frame, run_dir, name)))
+    whole, part = RunDir.write_table, RunDir.append
+    monkeypatch.setattr(RunDir, "write_table", lambda run, frame, name: (written.append(name), whole(run, frame, name)))
+    monkeypatch.setattr(RunDir, "append", lambda run, rows, table, name: (written.append(f"{table} fragment"),
+                                                                          part(run, rows, table, name)))
     recorder = ParquetRecorder(str(tmp_path), "synthetic", Objective("drifted_loss", 0.9, (0.9,), 2), 2, {},
                                verbose=False)
     recorder.setup()
@@ -93,6 +93,6 @@ def test_a_finishing_trial_rewrites_the_trials_table_but_not_an_unchanged_histor
     second = _Trial("t2", {**_epoch(2, evaluated=True), "time_total_s": 3.0, EARLIER_EPOCHS: [_epoch(1, False)]})
     recorder.on_trial_result(0, [], second, second.last_result)
     recorder.on_trial_complete(0, [], second)
-    assert written[2:] == ["history", "trials"]  # the report wrote the history; the finish changed only trials
-    assert sorted(read_table(str(tmp_path), "trials").trial_id) == ["t1", "t2"]
-    assert sorted(read_table(str(tmp_path), "history").trial_id) == ["t0", "t2", "t2"]  # t1 reported nothing here
+    assert written[2:] == ["history fragment", "trials"]  # the report added its rows; the finish changed trials
+    assert sorted(RunDir(tmp_path).read_table("trials").trial_id) == ["t1", "t2"]
+    assert sorted(RunDir(tmp_path).read_table("history").trial_id) == ["t0", "t2", "t2"]  # t1 reported nothing

@@ -21,6 +21,8 @@ import pandas as pd
 import psutil
 import pytest
 
+from bayesft_tune.run_dir import RunDir
+
 from loopback_cluster import LoopbackCluster, cluster_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -152,7 +154,7 @@ def test_driver_loss_then_resume_a_moved_warm_start_run(cluster, tmp_path):
     run_dir.parent.mkdir()
     shutil.move(run_root / "ft", run_dir)
     before = _completed(run_dir).set_index("trial_id")
-    history_before = pd.read_parquet(run_dir / "history.parquet")
+    history_before = RunDir(run_dir).read_table("history")  # the file and the killed driver's fragments
     resumed = _search(cluster, run_root, "--resume", str(run_dir))
     assert resumed.wait(timeout=600) == 0, _driver_log(tmp_path)
     assert not (run_root / "ft").exists(), "the resumed search wrote to the run's old place"

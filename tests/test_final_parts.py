@@ -17,6 +17,7 @@ from torch.utils.data import TensorDataset
 
 from bayesft_tune.evaluation import as_batches, evaluate_under_drift
 from bayesft_tune.mc_parts import Part, draw_states, evaluate_part, join_parts, plan_parts
+from bayesft_tune.run_dir import RUN_DIR_ENV
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.driver_jobs import Prepared, ahead_job, final_job, ranked_trials
 from bayesft_tune.search.tail import Ahead, TailScorer
@@ -125,7 +126,7 @@ def test_tail_scorer_replans_only_when_every_trial_started_and_a_slot_stays_free
 
     plans = []
     ahead = SimpleNamespace(replan=plans.append)
-    monkeypatch.setenv(tail.RUN_DIR_ENV, "/runs/x")
+    monkeypatch.setenv(RUN_DIR_ENV, "/runs/x")
     monkeypatch.setitem(tail._AHEAD, "/runs/x", ahead)
     rows = [{"trial_id": t, "status": "completed", "objective_mean": v, "clean_accuracy": 0.9}
             for t, v in (("a", 0.5), ("b", 0.7), ("c", 0.6))]
