@@ -10,6 +10,7 @@ so one set of variables serves the whole search.
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import re
@@ -94,14 +95,19 @@ def write_rows(rows: list[dict], file_uri: str, table: str) -> str:
     Arrow: a few rows cost well under a millisecond of conversion (the pandas path of
     :func:`write_file`, for a whole table, costs milliseconds even for one row). Rows Arrow
     cannot convert take that path, which names the offending column."""
-    spec = TABLES[table]
-    schema = pa.schema([(name, ARROW_TYPES[dtype]) for name, dtype in spec.items()],
-                       metadata={VERSION_KEY.encode(): str(SCHEMA_VERSION).encode()})
+    spec, schema = TABLES[table], _arrow_schema(table)
     try:
         arrow = pa.Table.from_pylist([{k: row.get(k) for k in spec} for row in rows], schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return write_file(pd.DataFrame(rows), file_uri, table)
     return _write_atomically(arrow, file_uri, table)
+
+
+@functools.lru_cache(maxsize=None)
+def _arrow_schema(table: str) -> pa.Schema:
+    """``table``'s columns as Arrow types, with the schema version (built once per table)."""
+    return pa.schema([(name, ARROW_TYPES[dtype]) for name, dtype in TABLES[table].items()],
+                     metadata={VERSION_KEY.encode(): str(SCHEMA_VERSION).encode()})
 
 
 _TEMPORARY = re.compile(r"^\.[^/]+\.parquet\.[0-9a-f]{32}\.tmp$")

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import pyarrow.fs as pafs
 
 from bayesft_tune.errors import UserInputError
-from bayesft_tune.run_dir import RUN_FILES, RUN_TABLES, run_files
+from bayesft_tune.run_dir import RUN_TABLES, run_files
 from bayesft_tune.storage import resolve
 
 __all__ = ["check_checkpoint_matches", "check_device", "check_output_path", "check_sigmas", "enclosing_run",

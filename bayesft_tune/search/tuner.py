@@ -16,7 +16,6 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import SearchGenerator
 
 from bayesft_tune.data import Splits
-from bayesft_tune.search import rundir
 from bayesft_tune.search.config import SearchConfig
 from bayesft_tune.search.driver_jobs import ranked_trials
 from bayesft_tune.search.extensions import BestCheckpointBoard, search_parts

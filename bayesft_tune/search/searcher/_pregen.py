@@ -37,7 +37,6 @@ The policy (``max_concurrent > 1`` and ``prefetch``):
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
